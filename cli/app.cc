@@ -1,0 +1,30 @@
+#include "cli/app.h"
+
+#include <iostream>
+
+#include "common/runtime.h"
+
+namespace pelican::cli {
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "pelican: distributed actor-learner RL fine-tuning of language models.\n"
+      "Run `pelican SUBCOMMAND --help` for a subcommand's options.",
+      "pelican"};
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", [] { return BuildDescription(); });
+  RunFn run;
+  AddConfigCommand(&app, &run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!run) {
+    std::cout << app.help();
+    return 2;
+  }
+  return run();
+}
+
+}  // namespace pelican::cli

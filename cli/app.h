@@ -1,0 +1,18 @@
+// Command-line front end: parses the subcommand and hands over to its Run function.
+#ifndef PELICAN_CLI_APP_H_
+#define PELICAN_CLI_APP_H_
+
+#include <CLI/CLI.hpp>
+
+namespace pelican::cli {
+
+// Process exit code: 0 success, 1 runtime failure, 2 bad usage or bad config.
+int Main(int argc, char** argv);
+
+// Each subcommand registers itself on `app` and sets `*run` to the function to call if chosen.
+using RunFn = std::function<int()>;
+void AddConfigCommand(CLI::App* app, RunFn* run);
+
+}  // namespace pelican::cli
+
+#endif  // PELICAN_CLI_APP_H_

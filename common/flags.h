@@ -1,0 +1,38 @@
+// Command-line pieces shared by the pelican subcommands (CLI11): the CONFIG argument with its
+// repeatable --set overrides, and the --listen / --metrics_listen pair of server roles.
+#ifndef PELICAN_COMMON_FLAGS_H_
+#define PELICAN_COMMON_FLAGS_H_
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pelican/v1/config.pb.h"
+
+namespace pelican {
+
+struct ConfigArgs {
+  std::string path;
+  std::vector<std::string> overrides;  // "key.path=value", applied in order
+};
+
+// Adds the positional CONFIG and `--set key.path=value` (repeatable) to `cmd`.
+void AddConfigArgs(CLI::App* cmd, ConfigArgs* args);
+
+// LoadRunConfig on the parsed arguments.
+absl::StatusOr<v1::RunConfig> LoadConfig(const ConfigArgs& args);
+
+struct ServerArgs {
+  std::string listen;
+  std::string metrics_listen;
+};
+
+// Adds --listen HOST:PORT and --metrics_listen HOST:PORT (validated) with these defaults.
+void AddServerArgs(CLI::App* cmd, ServerArgs* args, const std::string& default_listen,
+                   const std::string& default_metrics_listen);
+
+}  // namespace pelican
+
+#endif  // PELICAN_COMMON_FLAGS_H_
