@@ -89,8 +89,9 @@ absl::Status ValidateRunConfig(const v1::RunConfig& c) {
       return Invalid(path + ".name", absl::StrCat("duplicate scorer name '", s.name(), "'"));
     }
     if (s.kind_case() == v1::ScorerSpec::KIND_NOT_SET) {
-      return Invalid(path, "set one of reward_model, exact_match, regex, length_penalty, "
-                           "repetition_penalty, stop_penalty");
+      return Invalid(path,
+                     "set one of reward_model, exact_match, regex, length_penalty, "
+                     "repetition_penalty, stop_penalty");
     }
     if (s.has_reward_model() && s.reward_model().paths().empty()) {
       return Invalid(path + ".reward_model.paths", "needs at least one model directory");

@@ -4,10 +4,10 @@
 #define PELICAN_COMMON_FILES_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace pelican {
 

@@ -4,7 +4,6 @@
 #define PELICAN_COMMON_FLAGS_H_
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 

@@ -3,6 +3,7 @@
 #define PELICAN_COMMON_HASH_H_
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace pelican {

@@ -43,9 +43,7 @@ void SetLogRole(absl::string_view role) {
   Role() = std::string(role);
 }
 
-void SetMinLogSeverity(LogSeverity severity) {
-  g_min_severity.store(static_cast<int>(severity));
-}
+void SetMinLogSeverity(LogSeverity severity) { g_min_severity.store(static_cast<int>(severity)); }
 
 bool LogEnabled(LogSeverity severity) {
   return static_cast<int>(severity) >= g_min_severity.load(std::memory_order_relaxed);

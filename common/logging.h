@@ -6,6 +6,7 @@
 #define PELICAN_COMMON_LOGGING_H_
 
 #include <sstream>
+
 #include "absl/strings/string_view.h"
 
 namespace pelican {
@@ -51,12 +52,12 @@ struct Voidify {
 }  // namespace pelican
 
 // PELICAN_LOG(INFO) << "loaded " << n << " prompts";   (DEBUG, INFO, WARNING, ERROR, FATAL)
-#define PELICAN_LOG(severity)                                                         \
-  !::pelican::LogEnabled(::pelican::log_severity::severity)                           \
-      ? (void)0                                                                       \
-      : ::pelican::internal_log::Voidify() &                                          \
-            ::pelican::internal_log::LogMessage(__FILE__, __LINE__,                   \
-                                                ::pelican::log_severity::severity)    \
+#define PELICAN_LOG(severity)                                                      \
+  !::pelican::LogEnabled(::pelican::log_severity::severity)                        \
+      ? (void)0                                                                    \
+      : ::pelican::internal_log::Voidify() &                                       \
+            ::pelican::internal_log::LogMessage(__FILE__, __LINE__,                \
+                                                ::pelican::log_severity::severity) \
                 .stream()
 
 #endif  // PELICAN_COMMON_LOGGING_H_

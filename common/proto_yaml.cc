@@ -107,8 +107,7 @@ std::string EnumPrefix(const pb::EnumDescriptor* e) {
 }
 
 std::string EnumYamlName(const pb::EnumValueDescriptor* v) {
-  return absl::AsciiStrToLower(
-      absl::StripPrefix(v->name(), EnumPrefix(v->type())));
+  return absl::AsciiStrToLower(absl::StripPrefix(v->name(), EnumPrefix(v->type())));
 }
 
 // Levenshtein distance, for "did you mean" hints on unknown keys.
@@ -163,8 +162,8 @@ absl::Status SetScalar(const YAML::Node& node, const std::string& source, const 
   const pb::Reflection* r = msg->GetReflection();
   const bool rep = field->is_repeated();
   if (!node.IsScalar()) {
-    return Error(source, node, path, absl::StrCat("expected a ", field->cpp_type_name(), ", got ",
-                                                  KindName(node)));
+    return Error(source, node, path,
+                 absl::StrCat("expected a ", field->cpp_type_name(), ", got ", KindName(node)));
   }
   const std::string text = node.Scalar();
   const Range range = RangeOf(field);
@@ -291,8 +290,8 @@ absl::Status SetField(const YAML::Node& node, const std::string& source, const s
     return MergeYaml(node, source, path, sub);
   }
   if (node.IsNull()) {
-    return Error(source, node, path, absl::StrCat("expected a ", field->cpp_type_name(),
-                                                  ", got nothing"));
+    return Error(source, node, path,
+                 absl::StrCat("expected a ", field->cpp_type_name(), ", got nothing"));
   }
   return SetScalar(node, source, path, field, msg);
 }
@@ -311,8 +310,8 @@ void ApplyProtoDefaults(pb::Message* message) {
     }
     const std::string& def = SpecOf(field).default_();
     if (def.empty()) continue;
-    const absl::Status st = SetScalar(YAML::Load(def), "<default>", field->full_name(), field,
-                                      message);
+    const absl::Status st =
+        SetScalar(YAML::Load(def), "<default>", field->full_name(), field, message);
     PELICAN_CHECK(st.ok()) << "bad default in the .proto: " << st;
   }
 }
@@ -357,8 +356,8 @@ absl::Status SetYamlPath(const std::string& field_path, const YAML::Node& node,
     std::string name = parts[i];
     int index = -1;
     if (const auto lb = name.find('['); lb != std::string::npos) {
-      if (name.back() != ']' || !absl::SimpleAtoi(name.substr(lb + 1, name.size() - lb - 2), &index) ||
-          index < 0) {
+      if (name.back() != ']' ||
+          !absl::SimpleAtoi(name.substr(lb + 1, name.size() - lb - 2), &index) || index < 0) {
         return absl::InvalidArgumentError(
             absl::StrCat(source, ": ", field_path, ": bad index in '", name, "'"));
       }
@@ -367,8 +366,8 @@ absl::Status SetYamlPath(const std::string& field_path, const YAML::Node& node,
     const FD* field = cur->GetDescriptor()->FindFieldByName(name);
     const std::string here = Join(path, name);
     if (field == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": ", here, ": ", UnknownKeyMessage(cur->GetDescriptor(), name)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ", here, ": ", UnknownKeyMessage(cur->GetDescriptor(), name)));
     }
     const bool last = i + 1 == parts.size();
     if (last && index < 0) {
@@ -384,17 +383,16 @@ absl::Status SetYamlPath(const std::string& field_path, const YAML::Node& node,
     const pb::Reflection* r = cur->GetReflection();
     if (field->is_repeated()) {
       if (index < 0 || index >= r->FieldSize(*cur, field)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": ", here, ": index [", index, "] out of range (the list has ",
-            r->FieldSize(*cur, field), " elements)"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ": ", here, ": index [", index,
+                                                       "] out of range (the list has ",
+                                                       r->FieldSize(*cur, field), " elements)"));
       }
       path = absl::StrCat(here, "[", index, "]");
       cur = r->MutableRepeatedMessage(cur, field, index);
       if (last) return MergeYaml(node, source, path, cur);
     } else {
       if (index >= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source, ": ", here, ": is not a list"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ": ", here, ": is not a list"));
       }
       path = here;
       cur = r->MutableMessage(cur, field);
@@ -429,10 +427,11 @@ void EmitScalar(YAML::Emitter& out, const pb::Message& msg, const FD* field, int
       break;
     case FD::CPPTYPE_BOOL:
       out << ((rep ? r->GetRepeatedBool(msg, field, index) : r->GetBool(msg, field)) ? "true"
-                                                                                   : "false");
+                                                                                     : "false");
       break;
     case FD::CPPTYPE_STRING: {
-      const std::string s = rep ? r->GetRepeatedString(msg, field, index) : r->GetString(msg, field);
+      const std::string s =
+          rep ? r->GetRepeatedString(msg, field, index) : r->GetString(msg, field);
       out << YAML::DoubleQuoted << s;
       break;
     }

@@ -33,8 +33,8 @@ absl::StatusOr<std::string> ReadToken(const v1::SecuritySection& s) {
   } else if (!s.token_env().empty()) {
     const char* v = std::getenv(s.token_env().c_str());
     if (v == nullptr || *v == '\0') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "security.token_env: environment variable ", s.token_env(), " is not set"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("security.token_env: environment variable ", s.token_env(), " is not set"));
     }
     token = v;
   } else {

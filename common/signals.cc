@@ -54,15 +54,27 @@ void SignalWatcher::Run() {
 }
 
 void SignalWatcher::TriggerShutdown(int signal) {
-  std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (shutdown_.exchange(true)) return;
+    if (triggered_) return;
+    triggered_ = true;
     shutdown_signal_.store(signal);
-    callbacks.swap(callbacks_);
+  }
+  // Callbacks run before waiters wake, so a waiter sees their effects. One added meanwhile is
+  // picked up by the next round.
+  for (;;) {
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (callbacks_.empty()) {
+        shutdown_.store(true);
+        break;
+      }
+      callbacks.swap(callbacks_);
+    }
+    for (auto& cb : callbacks) cb();
   }
   cv_.notify_all();
-  for (auto& cb : callbacks) cb();
 }
 
 bool SignalWatcher::TakeCheckpointRequest() {

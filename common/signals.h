@@ -47,6 +47,7 @@ class SignalWatcher {
   std::atomic<int> checkpoint_requests_{0};
   std::mutex mu_;
   std::condition_variable cv_;
+  bool triggered_ = false;                        // guarded by mu_
   std::vector<std::function<void()>> callbacks_;  // guarded by mu_
 };
 

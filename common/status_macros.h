@@ -5,17 +5,16 @@
 #ifndef PELICAN_COMMON_STATUS_MACROS_H_
 #define PELICAN_COMMON_STATUS_MACROS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/logging.h"
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status pelican_status_ = (expr);                    \
-    if (!pelican_status_.ok()) return pelican_status_;          \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status pelican_status_ = (expr);           \
+    if (!pelican_status_.ok()) return pelican_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, Foo());` evaluates Foo() (an absl::StatusOr<T>), returns its status
@@ -41,11 +40,10 @@
                    << "Check failed: " #cond " "
 
 // Aborts when `expr` (an absl::Status) is not OK, printing the status.
-#define PELICAN_CHECK_OK(expr)                                 \
-  do {                                                         \
-    const ::absl::Status pelican_check_status_ = (expr);       \
-    PELICAN_CHECK(pelican_check_status_.ok())                  \
-        << #expr << " returned " << pelican_check_status_;     \
+#define PELICAN_CHECK_OK(expr)                                                                   \
+  do {                                                                                           \
+    const ::absl::Status pelican_check_status_ = (expr);                                         \
+    PELICAN_CHECK(pelican_check_status_.ok()) << #expr << " returned " << pelican_check_status_; \
   } while (0)
 
 namespace pelican {
