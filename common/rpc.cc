@@ -52,28 +52,6 @@ absl::StatusOr<std::string> ReadToken(const v1::SecuritySection& s) {
 
 }  // namespace
 
-absl::StatusOr<HostPort> ParseHostPort(const std::string& address, bool allow_zero_port) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", address, "' is not HOST:PORT (e.g. 127.0.0.1:50051)"));
-  }
-  HostPort hp;
-  hp.host = address.substr(0, colon);
-  if (hp.host.front() == '[') {
-    if (hp.host.back() != ']') {
-      return absl::InvalidArgumentError(absl::StrCat("'", address, "': unbalanced '['"));
-    }
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  }
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &hp.port) || hp.port < 0 || hp.port > 65535 ||
-      (hp.port == 0 && !allow_zero_port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", address, "': port must be ", allow_zero_port ? "0..65535" : "1..65535"));
-  }
-  return hp;
-}
-
 absl::StatusOr<RpcSettings> RpcSettings::FromConfig(const v1::SecuritySection& security,
                                                     const v1::RpcSection& rpc) {
   RpcSettings s;

@@ -14,17 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/net.h"
 #include "pelican/v1/config.pb.h"
 
 namespace pelican {
-
-// "host:port" split into its parts; "[::1]:50051" keeps the brackets out of host.
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-// Port 0 is allowed (the server picks one) only when `allow_zero_port`.
-absl::StatusOr<HostPort> ParseHostPort(const std::string& address, bool allow_zero_port);
 
 class RpcSettings {
  public:

@@ -1,6 +1,7 @@
 #include "common/rpc.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -74,6 +75,22 @@ TEST(RpcTest, ParseHostPort) {
   EXPECT_FALSE(ParseHostPort("localhost", true).ok());
   EXPECT_FALSE(ParseHostPort("localhost:99999", true).ok());
   EXPECT_FALSE(ParseHostPort("localhost:http", true).ok());
+}
+
+TEST(RpcTest, PickFreePortGivesABindablePort) {
+  auto port = PickFreePort("127.0.0.1");
+  ASSERT_TRUE(port.ok()) << port.status();
+  int bound = 0;
+  auto fd = ListenTcp(HostPort{"127.0.0.1", *port}, 4, &bound);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(bound, *port);
+  // Taken now: a second listener on it fails with a message naming the address.
+  int again = 0;
+  auto busy = ListenTcp(HostPort{"127.0.0.1", *port}, 4, &again);
+  close(*fd);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_NE(std::string(busy.status().message()).find(std::to_string(*port)), std::string::npos);
+  EXPECT_FALSE(PickFreePort("not-an-ip").ok());
 }
 
 TEST(RpcTest, InsecureWithoutTokenWorks) {
