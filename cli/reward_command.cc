@@ -1,0 +1,56 @@
+// `pelican reward CONFIG --listen HOST:PORT --metrics_listen HOST:PORT`: one reward-service
+// replica, serving RewardService from the run config's reward section until SIGTERM or Ctrl-C,
+// then draining: health NOT_SERVING, in-flight calls finish, exit 0.
+#include <iostream>
+
+#include "cli/app.h"
+#include "cli/role_setup.h"
+#include "common/signals.h"
+#include "common/status_macros.h"
+#include "reward_service/reward_server.h"
+#include "reward_service/scorer_factory.h"
+
+namespace pelican::cli {
+namespace {
+
+// Longest time in-flight calls get to finish on shutdown.
+constexpr absl::Duration kDrainGrace = absl::Seconds(30);
+
+int RunReward(const ConfigArgs& config_args, const ServerArgs& server_args) {
+  auto role = SetUpRole("reward", config_args, server_args.metrics_listen);
+  if (!role.ok()) return ReportError(role.status());
+  const v1::RunConfig& config = role->config;
+  ConfigureThreads(config.reward().threads());
+
+  auto scorers = reward::BuildScorerSet(config.reward());
+  if (!scorers.ok()) return ReportError(Annotate(scorers.status(), "reward.scorers"));
+  reward::RewardServerOptions options;
+  options.listen = server_args.listen;
+  options.registry = role->registry;
+  auto server =
+      reward::RewardServer::Start(config.reward(), *std::move(scorers), role->rpc, options);
+  if (!server.ok()) return ReportError(server.status());
+  PELICAN_LOG(INFO) << "reward service serving on " << server_args.listen << " (port "
+                    << (*server)->port() << "), metrics on " << server_args.metrics_listen;
+
+  SignalWatcher::Install().WaitForShutdown(absl::InfiniteDuration());
+  PELICAN_LOG(INFO) << "draining: finishing in-flight calls";
+  (*server)->Drain(kDrainGrace);
+  PELICAN_LOG(INFO) << "reward service stopped";
+  return 0;
+}
+
+}  // namespace
+
+void AddRewardCommand(CLI::App* app, RunFn* run) {
+  CLI::App* cmd = app->add_subcommand("reward", "Serve RewardService (one replica)");
+  auto config_args = std::make_shared<ConfigArgs>();
+  auto server_args = std::make_shared<ServerArgs>();
+  AddConfigArgs(cmd, config_args.get());
+  AddServerArgs(cmd, server_args.get(), "127.0.0.1:50052", "127.0.0.1:9102");
+  cmd->callback([run, config_args, server_args] {
+    *run = [config_args, server_args] { return RunReward(*config_args, *server_args); };
+  });
+}
+
+}  // namespace pelican::cli
