@@ -1,0 +1,71 @@
+// Weights on the wire: a policy version as one byte stream cut into large WeightChunks
+// (rollout.proto), with a tensor table and a SHA-256 of the whole stream.
+//
+//   learner: TensorMap ──EncodeWeights──► EncodedWeights ──Chunk(i)──► WatchWeights stream
+//   actor:   WeightChunk... ──WeightAssembler──► checks order, sizes, checksum ──► TensorMap
+//
+// Tensors are written contiguous, little-endian, row-major, in name order; float32, float16 and
+// bfloat16 only (what models hold).
+//
+// Thread safety: EncodedWeights is immutable after EncodeWeights and may be shared; a
+// WeightAssembler is used by one thread.
+#ifndef PELICAN_COMMON_WEIGHT_CODEC_H_
+#define PELICAN_COMMON_WEIGHT_CODEC_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pelican/v1/rollout.pb.h"
+
+namespace pelican {
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+struct EncodedWeights {
+  uint64_t version = 0;
+  std::vector<v1::TensorSlot> tensors;
+  std::string data;  // the whole stream
+  std::string sha256;
+  size_t bucket_bytes = 0;
+
+  uint32_t num_chunks() const;
+  // Chunk `index` of the stream (REQUIRES: index < num_chunks()).
+  v1::WeightChunk Chunk(uint32_t index) const;
+};
+
+// Copies `tensors` (any device) into one stream cut into chunks of `bucket_bytes`.
+// INVALID_ARGUMENT for an unsupported dtype or an empty map.
+absl::StatusOr<EncodedWeights> EncodeWeights(uint64_t version, const TensorMap& tensors,
+                                             size_t bucket_bytes);
+
+// Rebuilds one version from its chunks, in order. Any gap, reordering, size mismatch, bad tensor
+// table or checksum mismatch is DATA_LOSS naming the problem; the assembler then expects a new
+// version's chunk 0.
+class WeightAssembler {
+ public:
+  // Feeds the next chunk. Returns the finished version's tensors (on CPU) after its last chunk,
+  // nullopt while more chunks are expected.
+  absl::StatusOr<std::optional<TensorMap>> Add(const v1::WeightChunk& chunk);
+  // Version of the chunks being assembled (0 before the first chunk).
+  uint64_t version() const { return version_; }
+
+ private:
+  void Reset();
+
+  uint64_t version_ = 0;
+  uint32_t next_index_ = 0;
+  uint32_t num_chunks_ = 0;
+  uint64_t total_bytes_ = 0;
+  std::string sha256_;
+  std::vector<v1::TensorSlot> tensors_;
+  std::string data_;
+};
+
+}  // namespace pelican
+
+#endif  // PELICAN_COMMON_WEIGHT_CODEC_H_
