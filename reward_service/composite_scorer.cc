@@ -86,7 +86,7 @@ std::vector<CompositeResult> CompositeScorer::Score(absl::Span<const ScoreInput>
   // from the same state.
   std::vector<RunningMoments> snapshot;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (size_t c = 0; c < num_components; ++c) {
       for (const absl::StatusOr<ScoreValue>& r : results[c]) {
         if (r.ok()) {
@@ -132,7 +132,7 @@ std::vector<CompositeResult> CompositeScorer::Score(absl::Span<const ScoreInput>
 }
 
 std::vector<ComponentStats> CompositeScorer::Stats() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<ComponentStats> stats;
   for (size_t c = 0; c < components_.size(); ++c) {
     ComponentStats s;

@@ -62,12 +62,12 @@ ScorerRegistry& ScorerRegistry::Global() {
 }
 
 void ScorerRegistry::Register(v1::ScorerSpec::KindCase kind, ScorerBuilder builder) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   builders_[static_cast<int>(kind)] = std::move(builder);
 }
 
 ScorerBuilder ScorerRegistry::Find(v1::ScorerSpec::KindCase kind) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = builders_.find(static_cast<int>(kind));
   return it != builders_.end() ? it->second : ScorerBuilder();
 }
