@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace pelican::reward {
 namespace {
 
@@ -142,6 +144,36 @@ TEST(AnswersMatchTest, ComparesTextExactlyAfterTrimming) {
   EXPECT_FALSE(AnswersMatch("x + 1", "x+1", 0));
   EXPECT_FALSE(AnswersMatch("5", "five", 0));
   EXPECT_FALSE(AnswersMatch("", "5", 0));
+}
+
+// Random text over the characters the scanners care about: no crash, and what is extracted is a
+// piece of the text that parses back as a number (unless it divides by zero).
+TEST(AnswerExtractionFuzzTest, ExtractionsAreSubstringsAndNumbersParse) {
+  const std::vector<std::string> pieces = {
+      "0",   "7",  "12", ",",    ".", "-", "+",        "/",      "$", "%",
+      " ",   "\n", "#",  "####", "{", "}", "\\boxed{", "\\frac", "x", "\xE2\x88\x92",
+      "\xC3"};
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+    if (auto number = ExtractLastNumber(text)) {
+      EXPECT_NE(text.find(*number), std::string::npos) << text;
+      if (number->find('/') == std::string::npos) {
+        EXPECT_TRUE(ParseNumber(*number).has_value())
+            << "'" << *number << "' from '" << text << "'";
+      }
+    }
+    for (auto mode : {v1::ANSWER_EXTRACTION_HASHES, v1::ANSWER_EXTRACTION_BOXED,
+                      v1::ANSWER_EXTRACTION_AUTO, v1::ANSWER_EXTRACTION_WHOLE}) {
+      if (auto answer = ExtractAnswer(text, mode)) {
+        EXPECT_FALSE(answer->empty());
+        EXPECT_NE(text.find(*answer), std::string::npos) << text;
+      }
+    }
+    ParseNumber(text);  // must not crash on anything
+  }
 }
 
 }  // namespace
