@@ -15,6 +15,7 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", [] { return BuildDescription(); });
   RunFn run;
   AddConfigCommand(&app, &run);
+  AddTokenizeCommand(&app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@ int Main(int argc, char** argv);
 // Each subcommand registers itself on `app` and sets `*run` to the function to call if chosen.
 using RunFn = std::function<int()>;
 void AddConfigCommand(CLI::App* app, RunFn* run);
+void AddTokenizeCommand(CLI::App* app, RunFn* run);
 
 }  // namespace pelican::cli
 
