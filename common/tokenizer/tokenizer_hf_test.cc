@@ -67,6 +67,7 @@ std::vector<std::string> EdgeStrings(const std::vector<std::string>& specials) {
       "|>",
       "<>",
       "<<|>>",
+      std::string("a\0b \x01\x1F\x7F\0", 8),  // control characters and NULs
   };
   for (const std::string& s : specials) {
     out.push_back(s);
