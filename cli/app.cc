@@ -16,6 +16,7 @@ int Main(int argc, char** argv) {
   RunFn run;
   AddConfigCommand(&app, &run);
   AddRewardCommand(&app, &run);
+  AddTokenizeCommand(&app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

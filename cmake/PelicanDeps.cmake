@@ -13,6 +13,7 @@ find_package(OpenSSL REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+find_package(ICU REQUIRED COMPONENTS uc)
 
 # LibTorch: Debian's CPU build by default; point Torch_DIR (or CMAKE_PREFIX_PATH) at a CUDA LibTorch,
 # e.g. the one inside a PyTorch install, to build the same tree for GPUs.

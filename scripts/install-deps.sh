@@ -10,7 +10,7 @@ debs=(
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libgloo-dev libcli11-dev libssl-dev
+  libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libicu-dev libgloo-dev libcli11-dev libssl-dev
   openssl python3 python3-grpcio python3-grpc-tools
   prometheus
 )
