@@ -10,7 +10,21 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias,
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return Project(x, weight, bias); }
+
+torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& weight,
+                      const torch::Tensor& bias) {
+  if (x.device().is_cpu() && x.numel() == x.size(-1)) {
+    // One row, as in batch-1 decoding: a matrix-vector product streams the weight once, where
+    // OpenBLAS GEMM first copies it into packed panels. decode_bench, batch 1: 8.0 ms per step
+    // with GEMM, 3.4 ms with this.
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = weight.size(0);
+    torch::Tensor y = torch::mv(weight, x.reshape({-1}));
+    return (bias.defined() ? y + bias : y).view(shape);
+  }
+  return torch::linear(x, weight, bias);
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& options) {
   weight = register_parameter("weight", torch::empty({vocab, dim}, options));

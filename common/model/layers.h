@@ -33,6 +33,11 @@ class LinearImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Linear);
 
+// torch::linear(x, weight, bias): x [..., in], weight [out, in], bias [out] or undefined ->
+// [..., out], with a matrix-vector fast path for a single row on the CPU.
+torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& weight,
+                      const torch::Tensor& bias = {});
+
 // weight [V, H]; ids [B, T] (int64) -> [B, T, H].
 class EmbeddingImpl : public torch::nn::Module {
  public:

@@ -87,7 +87,7 @@ torch::Tensor TransformerImpl::Hidden(const torch::Tensor& input_ids,
 
 torch::Tensor TransformerImpl::Logits(const torch::Tensor& hidden) {
   PELICAN_CHECK(has_lm_head()) << "a " << config_.architectures[0] << " model has no LM head";
-  return lm_head.is_empty() ? torch::linear(hidden, model->embed_tokens->weight) : lm_head(hidden);
+  return lm_head.is_empty() ? Project(hidden, model->embed_tokens->weight) : lm_head(hidden);
 }
 
 torch::Tensor TransformerImpl::Values(const torch::Tensor& hidden) {
