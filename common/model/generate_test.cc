@@ -147,6 +147,26 @@ TEST(GenerateTest, KvBudgetSplitsBatchesOrRefuses) {
   EXPECT_NE(refused.status().message().find("max_kv_cache_mib"), std::string::npos);
 }
 
+TEST(GenerateTest, Bfloat16DecodesWithTheCacheLikeTheFullForward) {
+  Transformer model = MakeModel(Variant::kQwen3Tied, 38, torch::kBFloat16);
+  for (const auto& prompts : {std::vector<std::vector<int32_t>>{kPrompts[0]}, kPrompts}) {
+    auto out = Sample(model, prompts, Options(0.0, 6), 1);
+    ASSERT_EQ(out.size(), prompts.size());
+    for (const Completion& c : out) {
+      ASSERT_EQ(c.token_ids.size(), 6u);
+      for (size_t t = 0; t < c.token_ids.size(); ++t) {
+        torch::Tensor logits = FullLogits(model, prompts[c.prompt_index], c.token_ids, t);
+        // bf16 rounding may reorder near-ties: the chosen token must be within one bf16 step
+        // (relative 2^-8) of the best.
+        const double best = logits.max().item<double>();
+        EXPECT_GE(logits[c.token_ids[t]].item<double>(),
+                  best - 0.02 * std::max(1.0, std::abs(best)))
+            << "prompt " << c.prompt_index << " step " << t;
+      }
+    }
+  }
+}
+
 TEST(GenerateTest, BadInputsAreInvalidArgument) {
   Transformer model = MakeModel(Variant::kQwen2, 37);
   at::Generator gen = at::detail::createCPUGenerator(1);

@@ -73,7 +73,8 @@ class TransformerImpl : public torch::nn::Module {
   torch::Device device() const { return model->embed_tokens->weight.device(); }
   torch::ScalarType dtype() const { return model->embed_tokens->weight.scalar_type(); }
 
-  // See DecoderImpl::forward. [B, T, H].
+  // See DecoderImpl::forward. [B, T, H]. REQUIRES: ids in [0, V) (callers validate input from
+  // the network first; LibTorch throws on an out-of-range id).
   torch::Tensor Hidden(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                        KVCache* cache = nullptr);
   // hidden [B, T, H] -> logits [B, T, V] in the model's dtype. REQUIRES: has_lm_head().
