@@ -15,17 +15,17 @@ absl::StatusOr<Role> SetUpRole(const std::string& role, const ConfigArgs& config
   // Before any thread exists, so that every thread inherits the blocked signal mask.
   SignalWatcher::Install();
   SetLogRole(role);
-  Role r;
-  ASSIGN_OR_RETURN(r.config, LoadConfig(config_args));
+  ASSIGN_OR_RETURN(v1::RunConfig config, LoadConfig(config_args));
   PELICAN_LOG(INFO) << BuildDescription();
   PELICAN_LOG(INFO) << "config " << config_args.path << " fingerprint "
-                    << ConfigFingerprint(r.config);
-  RETURN_IF_ERROR(WriteResolvedConfig(r.config, r.config.run().dir(),
+                    << ConfigFingerprint(config);
+  RETURN_IF_ERROR(WriteResolvedConfig(config, config.run().dir(),
                                       absl::StrCat("config.", role, ".resolved.yaml")));
-  ASSIGN_OR_RETURN(r.rpc, RpcSettings::FromConfig(r.config.security(), r.config.rpc()));
-  r.registry = std::make_shared<prometheus::Registry>();
-  ASSIGN_OR_RETURN(r.metrics, MetricsServer::Start(metrics_listen, r.registry, role));
-  return r;
+  ASSIGN_OR_RETURN(RpcSettings rpc, RpcSettings::FromConfig(config.security(), config.rpc()));
+  auto registry = std::make_shared<prometheus::Registry>();
+  ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> metrics,
+                   MetricsServer::Start(metrics_listen, registry, role));
+  return Role{std::move(config), std::move(rpc), std::move(registry), std::move(metrics)};
 }
 
 int ReportError(const absl::Status& status) {

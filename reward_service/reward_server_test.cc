@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/files.h"
+#include "common/status_macros.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "pelican/v1/reward.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
