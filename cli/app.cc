@@ -15,6 +15,7 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", [] { return BuildDescription(); });
   RunFn run;
   AddConfigCommand(&app, &run);
+  AddModelCommand(&app, &run);
   AddRewardCommand(&app, &run);
   AddTokenizeCommand(&app, &run);
   try {

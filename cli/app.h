@@ -13,6 +13,7 @@ int Main(int argc, char** argv);
 using RunFn = std::function<int()>;
 void AddConfigCommand(CLI::App* app, RunFn* run);
 void AddRewardCommand(CLI::App* app, RunFn* run);
+void AddModelCommand(CLI::App* app, RunFn* run);
 void AddTokenizeCommand(CLI::App* app, RunFn* run);
 
 }  // namespace pelican::cli

@@ -23,8 +23,9 @@ struct Role {
   std::unique_ptr<MetricsServer> metrics;
 };
 
-// Installs the signal watcher, loads and announces the config for `role` ("reward", "learner", "actor"), writes it to
-// <run.dir>/config.<role>.resolved.yaml, and serves metrics on `metrics_listen`.
+// Installs the signal watcher, loads and announces the config for `role` ("reward", "learner",
+// "actor"), writes it to <run.dir>/config.<role>.resolved.yaml, and serves metrics on
+// `metrics_listen`.
 absl::StatusOr<Role> SetUpRole(const std::string& role, const ConfigArgs& config_args,
                                const std::string& metrics_listen);
 
