@@ -11,7 +11,7 @@ debs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libicu-dev libgloo-dev libcli11-dev libssl-dev
-  openssl python3 python3-grpcio python3-grpc-tools
+  openssl python3 python3-grpcio python3-protobuf python3-grpc-tools
   prometheus
 )
 # Node.js may come from elsewhere (nodesource bundles npm and conflicts with Debian's npm).
