@@ -2,11 +2,14 @@
 // replica, serving RewardService from the run config's reward section until SIGTERM or Ctrl-C,
 // then draining: health NOT_SERVING, in-flight calls finish, exit 0.
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "cli/app.h"
 #include "cli/role_setup.h"
 #include "common/signals.h"
 #include "common/status_macros.h"
+#include "reward_service/reward_model_scorer.h"
 #include "reward_service/reward_server.h"
 #include "reward_service/scorer_factory.h"
 
@@ -22,11 +25,21 @@ int RunReward(const ConfigArgs& config_args, const ServerArgs& server_args) {
   const v1::RunConfig& config = role->config;
   ConfigureThreads(config.reward().threads());
 
+  // The reward_model kind needs LibTorch, so this binary plugs it in; its models go into Info.
+  std::vector<v1::RewardModelInfo> reward_models;
+  reward::RewardModelScorerOptions rm_options;
+  rm_options.registry = role->registry.get();
+  reward::RegisterRewardModelScorer(
+      reward::ScorerRegistry::Global(), rm_options,
+      [&reward_models](const reward::RewardModelScorer& scorer) {
+        reward_models.insert(reward_models.end(), scorer.models().begin(), scorer.models().end());
+      });
   auto scorers = reward::BuildScorerSet(config.reward());
   if (!scorers.ok()) return ReportError(Annotate(scorers.status(), "reward.scorers"));
   reward::RewardServerOptions options;
   options.listen = server_args.listen;
   options.registry = role->registry;
+  options.reward_models = std::move(reward_models);
   auto server =
       reward::RewardServer::Start(config.reward(), *std::move(scorers), role->rpc, options);
   if (!server.ok()) return ReportError(server.status());

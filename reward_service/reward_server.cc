@@ -197,6 +197,7 @@ class RewardServer::Service final : public v1::RewardService::CallbackService {
       return reactor;
     }
     for (const std::string& name : scorers_->names()) response->add_scorers(name);
+    for (const v1::RewardModelInfo& m : options_.reward_models) *response->add_reward_models() = m;
     response->set_tokenizer_fingerprint(options_.tokenizer_fingerprint);
     response->set_vocab_size(options_.vocab_size);
     response->set_version(kPelicanVersion);

@@ -15,11 +15,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/rpc.h"
 #include "pelican/v1/config.pb.h"
+#include "pelican/v1/reward.pb.h"
 #include "reward_service/sample_scoring.h"
 #include "reward_service/scorer_factory.h"
 
@@ -35,6 +37,8 @@ struct RewardServerOptions {
   // Ids must lie in [0, vocab_size); 0 = not checked (no tokenizer).
   int64_t vocab_size = 0;
   std::string tokenizer_fingerprint;
+  // Loaded reward models, reported by Info (e.g. RewardModelScorer::models() of each built).
+  std::vector<v1::RewardModelInfo> reward_models;
   // Batching threads per scorer.
   int workers = 1;
 };

@@ -45,6 +45,11 @@ class Fixture {
     RewardServerOptions opt;
     opt.vocab_size = 1000;
     opt.workers = 2;
+    v1::RewardModelInfo rm;
+    rm.set_name("rm");
+    rm.set_path("models/rm");
+    rm.set_version("0123456789abcdef");
+    opt.reward_models.push_back(rm);
     auto server = RewardServer::Start(config.reward(), *std::move(scorers), *rpc, opt);
     PELICAN_CHECK_OK(server.status());
     server_ = *std::move(server);
@@ -264,6 +269,9 @@ TEST(RewardServerTest, InfoListsScorers) {
   ASSERT_TRUE(f.stub().Info(&ctx, v1::InfoRequest(), &info).ok());
   ASSERT_GE(info.scorers_size(), 1);
   EXPECT_EQ(info.vocab_size(), 1000);
+  ASSERT_EQ(info.reward_models_size(), 1);
+  EXPECT_EQ(info.reward_models(0).path(), "models/rm");
+  EXPECT_EQ(info.reward_models(0).version(), "0123456789abcdef");
 }
 
 }  // namespace
