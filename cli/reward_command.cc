@@ -26,15 +26,16 @@ int RunReward(const ConfigArgs& config_args, const ServerArgs& server_args) {
   ConfigureThreads(config.reward().threads());
 
   // The reward_model kind needs LibTorch, so this binary plugs it in; its models go into Info.
+  // A local registry: its builder refers to reward_models, which lives only in this function.
   std::vector<v1::RewardModelInfo> reward_models;
+  reward::ScorerRegistry registry;
   reward::RewardModelScorerOptions rm_options;
   rm_options.registry = role->registry.get();
   reward::RegisterRewardModelScorer(
-      reward::ScorerRegistry::Global(), rm_options,
-      [&reward_models](const reward::RewardModelScorer& scorer) {
+      registry, rm_options, [&reward_models](const reward::RewardModelScorer& scorer) {
         reward_models.insert(reward_models.end(), scorer.models().begin(), scorer.models().end());
       });
-  auto scorers = reward::BuildScorerSet(config.reward());
+  auto scorers = reward::BuildScorerSet(config.reward(), registry);
   if (!scorers.ok()) return ReportError(Annotate(scorers.status(), "reward.scorers"));
   reward::RewardServerOptions options;
   options.listen = server_args.listen;
