@@ -25,12 +25,11 @@ absl::Status ValidateMask(const torch::Tensor& mask) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateLikeMask(absl::string_view name, const torch::Tensor& x,
-                              const torch::Tensor& mask) {
-  if (!x.defined() || x.sizes() != mask.sizes()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": expected shape [B, T] = ", ShapeString(mask), " like mask, got ", ShapeString(x)));
-  }
+namespace {
+
+// The checks shared by per-token and per-sequence tensors: a floating dtype, on mask's device.
+absl::Status FloatingOnMaskDevice(absl::string_view name, const torch::Tensor& x,
+                                  const torch::Tensor& mask) {
   if (!x.is_floating_point()) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": expected a floating dtype, got ", c10::toString(x.scalar_type())));
@@ -42,21 +41,24 @@ absl::Status ValidateLikeMask(absl::string_view name, const torch::Tensor& x,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status ValidateLikeMask(absl::string_view name, const torch::Tensor& x,
+                              const torch::Tensor& mask) {
+  if (!x.defined() || x.sizes() != mask.sizes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": expected shape [B, T] = ", ShapeString(mask), " like mask, got ", ShapeString(x)));
+  }
+  return FloatingOnMaskDevice(name, x, mask);
+}
+
 absl::Status ValidatePerSequence(absl::string_view name, const torch::Tensor& x,
                                  const torch::Tensor& mask) {
   if (!x.defined() || x.dim() != 1 || x.size(0) != mask.size(0)) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": expected shape [B] = [", mask.size(0),
                                                    "] (one per mask row), got ", ShapeString(x)));
   }
-  if (!x.is_floating_point()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": expected a floating dtype, got ", c10::toString(x.scalar_type())));
-  }
-  if (x.device() != mask.device()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": on ", x.device().str(), " but mask is on ", mask.device().str()));
-  }
-  return absl::OkStatus();
+  return FloatingOnMaskDevice(name, x, mask);
 }
 
 absl::Status ValidateFinite(absl::string_view name, const torch::Tensor& x) {

@@ -66,8 +66,8 @@ class Metrics {
                        .Name("pelican_reward_batch_size")
                        .Help("Samples per scoring batch")
                        .Register(*registry_)
-                       .Add({}, prometheus::Histogram::BucketBoundaries{
-                                    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128,
+                                                                        256, 512, 1024});
     queue_depth_ = &prometheus::BuildGauge()
                         .Name("pelican_reward_queue_depth")
                         .Help("Samples waiting to be batched")
@@ -130,16 +130,14 @@ class RewardServer::Service final : public v1::RewardService::CallbackService {
             std::vector<const v1::Sample*> samples;
             samples.reserve(batch.size());
             for (const v1::Sample* const* s : batch) samples.push_back(*s);
-            std::vector<v1::SampleResult> results =
-                ScoreSamples(*scorer, samples, options_.decode);
+            std::vector<v1::SampleResult> results = ScoreSamples(*scorer, samples, options_.decode);
             metrics_.Batch(scorer->name(), results);
             return results;
           });
     }
   }
 
-  grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* ctx,
-                                  const v1::ScoreRequest* request,
+  grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* ctx, const v1::ScoreRequest* request,
                                   v1::ScoreResponse* response) override {
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -229,8 +227,7 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(
     RewardServerOptions options) {
   std::unique_ptr<RewardServer> server(new RewardServer);
   const std::string listen = options.listen;
-  server->service_ =
-      std::make_unique<Service>(config, std::move(scorers), rpc, std::move(options));
+  server->service_ = std::make_unique<Service>(config, std::move(scorers), rpc, std::move(options));
   grpc::EnableDefaultHealthCheckService(true);
   if (config.reflection()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -14,9 +14,9 @@
 #include "common/config.h"
 #include "common/files.h"
 #include "common/status_macros.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "pelican/v1/reward.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace pelican::reward {
 namespace {
@@ -114,9 +114,9 @@ TEST(RewardServerTest, ConcurrentClientsGetTheirOwnScores) {
         for (int i = 0; i < 3; ++i) {
           const int answer = c * 1000 + k * 10 + i;
           // Every other sample answers wrongly.
-          *req.add_samples() = Sample(absl::StrCat(c, "/", k, "/", i),
-                                      absl::StrCat("so #### ", i % 2 ? answer + 1 : answer),
-                                      std::to_string(answer));
+          *req.add_samples() =
+              Sample(absl::StrCat(c, "/", k, "/", i),
+                     absl::StrCat("so #### ", i % 2 ? answer + 1 : answer), std::to_string(answer));
         }
         v1::ScoreResponse resp;
         const grpc::Status st = f.Score(req, &resp);
