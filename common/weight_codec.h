@@ -20,11 +20,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/model/safetensors.h"
 #include "pelican/v1/rollout.pb.h"
 
 namespace pelican {
-
-using TensorMap = std::map<std::string, torch::Tensor>;
 
 struct EncodedWeights {
   uint64_t version = 0;
