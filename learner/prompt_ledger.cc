@@ -15,6 +15,10 @@ PromptLedgerOptions PromptLedgerOptions::FromConfig(const v1::RunConfig& config)
   options.max_policy_lag = config.learner().max_policy_lag();
   options.lease_timeout = absl::Seconds(config.learner().lease_timeout_s());
   options.max_prompts_per_lease = config.actors().prompts_per_batch();
+  // Enough for the step being trained, the next one being generated, and one actor batch of
+  // slack; more would only be generated to go stale.
+  options.max_outstanding =
+      2 * options.prompts_per_step + std::max<uint32_t>(options.max_prompts_per_lease, 1);
   return options;
 }
 
@@ -54,6 +58,13 @@ absl::StatusOr<std::vector<v1::LeasedPrompt>> PromptLedger::Lease(const std::str
   ExpireLocked(now);
   const absl::Time deadline = now + options_.lease_timeout;
   n = std::min(n, options_.max_prompts_per_lease);
+  // Backpressure: actors may not run further ahead of the trainer than max_outstanding prompts.
+  const size_t outstanding = open_.size() + queued_.size();
+  if (options_.max_outstanding > 0) {
+    n = outstanding >= options_.max_outstanding
+            ? 0
+            : std::min<uint32_t>(n, static_cast<uint32_t>(options_.max_outstanding - outstanding));
+  }
   for (uint32_t i = 0; i < n; ++i) {
     Prompt prompt;
     if (!retry_.empty()) {

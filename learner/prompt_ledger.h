@@ -89,6 +89,9 @@ struct PromptLedgerOptions {
   absl::Duration lease_timeout = absl::Seconds(120);
   // Most prompts one Lease call hands out (actors.prompts_per_batch).
   uint32_t max_prompts_per_lease = 65536;
+  // Most prompts open or queued at once (0 = no limit): Lease hands out only what keeps the
+  // total at or below this, so actors wait instead of generating samples that would go stale.
+  size_t max_outstanding = 0;
   // Most gaps each actor's push window remembers (see PushWindow).
   size_t push_window = PushWindow::kDefaultMaxMissing;
 
@@ -150,7 +153,8 @@ class PromptLedger {
 
   // Hands `actor_id` up to min(n, max_prompts_per_lease) prompts, each under a new lease expiring
   // lease_timeout from now: first the prompts of expired leases, in the order they expired, then
-  // new ones from the source. Empty after Shutdown(). INVALID_ARGUMENT for an empty actor_id; the
+  // new ones from the source; fewer (possibly none) when max_outstanding prompts are open or
+  // queued. Empty after Shutdown(). INVALID_ARGUMENT for an empty actor_id; the
   // source's error when it fails before any prompt was leased (when it fails later, the prompts
   // leased so far are returned and the error comes back on the next call).
   absl::StatusOr<std::vector<v1::LeasedPrompt>> Lease(const std::string& actor_id, uint32_t n);

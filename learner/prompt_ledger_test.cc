@@ -67,6 +67,7 @@ TEST(PromptLedgerOptionsTest, FromConfig) {
   config.mutable_learner()->set_lease_timeout_s(1.5);
   const PromptLedgerOptions options = PromptLedgerOptions::FromConfig(config);
   EXPECT_EQ(options.samples_per_prompt, 4u);
+  EXPECT_GE(options.max_outstanding, 2u * options.prompts_per_step);
   EXPECT_EQ(options.max_prompts_per_lease, 8u);
   EXPECT_EQ(options.prompts_per_step, 16u);
   EXPECT_EQ(options.max_policy_lag, 3u);
@@ -92,6 +93,26 @@ TEST_F(PromptLedgerTest, LeaseHandsOutPromptsUnderDeadlines) {
   EXPECT_EQ(stats.leased, 11u);
   EXPECT_EQ(stats.open, 11u);
   EXPECT_EQ(stats.drawn, 11u);
+}
+
+// Actors cannot run further ahead of the trainer than max_outstanding prompts: leases resume as
+// groups are consumed.
+TEST_F(PromptLedgerTest, BackpressureCapsOpenAndQueuedPrompts) {
+  options_.max_outstanding = 5;
+  auto ledger = NewLedger();
+  std::vector<v1::LeasedPrompt> first = LeaseOk(*ledger, "a", 4);
+  EXPECT_EQ(first.size(), 4u);
+  EXPECT_EQ(LeaseOk(*ledger, "b", 4).size(), 1u);  // 5 outstanding
+  EXPECT_THAT(LeaseOk(*ledger, "b", 4), IsEmpty());
+  // Completed groups still count until a step consumes them.
+  PushOk(*ledger, "a", 1, Group(first[0], 0));
+  PushOk(*ledger, "a", 2, Group(first[1], 0));
+  EXPECT_THAT(LeaseOk(*ledger, "b", 4), IsEmpty());
+  EXPECT_EQ(ledger->TryTakeBatch().size(), 2u);
+  EXPECT_EQ(LeaseOk(*ledger, "b", 4).size(), 2u);
+  const LedgerStats stats = ledger->Stats();
+  EXPECT_EQ(stats.leased, 7u);
+  EXPECT_EQ(stats.in_flight(), 5u);
 }
 
 TEST_F(PromptLedgerTest, CompleteGroupsQueueAndAStepConsumesThem) {

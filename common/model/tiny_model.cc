@@ -1,9 +1,12 @@
 #include "common/model/tiny_model.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/model/hf_model.h"
 #include "common/model/transformer.h"
 #include "common/status_macros.h"
+#include "common/tokenizer/byte_level_bpe_trainer.h"
+#include "common/tokenizer/tokenizer.h"
 
 namespace pelican {
 
@@ -59,6 +62,22 @@ absl::Status CreateTinyModel(const v1::TinyModelShape& shape, int64_t vocab_size
   Transformer model(config, torch::TensorOptions().dtype(options.dtype));
   InitTransformerWeights(model, options.initializer_range, seed);
   return SaveModel(dir, model, {config.bos_token_id, config.eos_token_ids, config.pad_token_id});
+}
+
+absl::StatusOr<std::string> CreateTinyModelWithTokenizer(const v1::TinyModelShape& shape,
+                                                         const std::vector<std::string>& corpus,
+                                                         int vocab_size, uint64_t seed,
+                                                         const std::string& dir,
+                                                         TinyModelOptions options) {
+  if (vocab_size == 0) vocab_size = 256 + 2;
+  ASSIGN_OR_RETURN(std::string tokenizer_json,
+                   TrainByteLevelBpe(corpus, vocab_size, {kTinyEndOfText, kTinyPad}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromJson(tokenizer_json));
+  options.eos_token_id = *tokenizer->TokenToId(kTinyEndOfText);
+  options.pad_token_id = *tokenizer->TokenToId(kTinyPad);
+  RETURN_IF_ERROR(CreateTinyModel(shape, tokenizer->vocab_size(), seed, dir, options));
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/tokenizer.json", tokenizer_json));
+  return tokenizer_json;
 }
 
 }  // namespace pelican

@@ -44,6 +44,19 @@ absl::StatusOr<ModelConfig> TinyModelConfig(const v1::TinyModelShape& shape, int
 absl::Status CreateTinyModel(const v1::TinyModelShape& shape, int64_t vocab_size, uint64_t seed,
                              const std::string& dir, const TinyModelOptions& options = {});
 
+// Special tokens of the tokenizers CreateTinyModelWithTokenizer trains.
+inline constexpr char kTinyEndOfText[] = "<|endoftext|>";  // EOS
+inline constexpr char kTinyPad[] = "<|pad|>";
+
+// A complete tiny model directory: a byte-level BPE tokenizer.json of at most `vocab_size` tokens
+// (0 = the 256 bytes and the two special tokens, no merges) learned from `corpus`, and a model of
+// `shape` sized to it, with EOS and pad set. Returns the tokenizer's JSON text.
+absl::StatusOr<std::string> CreateTinyModelWithTokenizer(const v1::TinyModelShape& shape,
+                                                         const std::vector<std::string>& corpus,
+                                                         int vocab_size, uint64_t seed,
+                                                         const std::string& dir,
+                                                         TinyModelOptions options = {});
+
 }  // namespace pelican
 
 #endif  // PELICAN_COMMON_MODEL_TINY_MODEL_H_

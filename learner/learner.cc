@@ -1,0 +1,415 @@
+#include "learner/learner.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/files.h"
+#include "common/hash.h"
+#include "common/logging.h"
+#include "common/model/hf_model.h"
+#include "common/status_macros.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/weight_codec.h"
+#include "learner/checkpoint.h"
+#include "learner/jsonl_prompt_source.h"
+#include "learner/learner_metrics.h"
+#include "learner/learner_service.h"
+#include "learner/prompt_ledger.h"
+#include "learner/rl_trainer.h"
+#include "learner/rollout_batch.h"
+#include "learner/task_data.h"
+#include "learner/weight_store.h"
+#include "nlohmann/json.hpp"
+
+namespace pelican {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kTrainerStateFile[] = "trainer_state.pb";
+constexpr char kLedgerStateFile[] = "ledger_state.pb";
+constexpr char kRngFile[] = "rng_state.pt";
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+torch::ScalarType DtypeOf(v1::DTypeName name) {
+  switch (name) {
+    case v1::DTYPE_NAME_BFLOAT16:
+      return torch::kBFloat16;
+    case v1::DTYPE_NAME_FLOAT16:
+      return torch::kFloat16;
+    default:
+      return torch::kFloat32;
+  }
+}
+
+template <typename Message>
+absl::Status WriteProto(const std::string& path, const Message& message) {
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) {
+    return absl::InternalError(absl::StrCat("serialising ", path));
+  }
+  return WriteFileAtomic(path, bytes);
+}
+
+template <typename Message>
+absl::Status ReadProto(const std::string& path, Message* message) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  if (!message->ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat(path, " does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+// Keeps the lines of metrics.jsonl up to `step`: a resumed run redoes the steps after its
+// checkpoint, and their lines would otherwise appear twice.
+absl::Status TruncateMetrics(const std::string& path, uint64_t step) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return absl::OkStatus();
+  std::string kept;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+    if (j.is_object() && j.value("step", uint64_t{0}) <= step) {
+      kept.append(line.data(), line.size());
+      kept += "\n";
+    }
+  }
+  return WriteFileAtomic(path, kept);
+}
+
+// The policy's weights as actors load them: everything but the value head.
+TensorMap PolicyTensors(Transformer& policy) {
+  TensorMap tensors;
+  for (const auto& item : policy->named_parameters()) {
+    if (!absl::StartsWith(item.key(), "v_head.")) tensors[item.key()] = item.value().detach();
+  }
+  return tensors;
+}
+
+}  // namespace
+
+class Learner::Impl {
+ public:
+  absl::Status Init(const v1::RunConfig& config, const RpcSettings& rpc,
+                    const LearnerOptions& options);
+  absl::Status Run(SignalWatcher& signals);
+  int port() const { return port_; }
+
+ private:
+  absl::Status Publish();
+  absl::Status Checkpoint();
+  absl::Status WriteSummary(bool finished);
+  uint64_t version() const { return trainer_->steps() + 1; }
+
+  v1::RunConfig config_;
+  LearnerOptions options_;
+  std::string fingerprint_;
+  std::string checkpoint_root_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::string tokenizer_path_;
+  GenerationConfig generation_;
+  int64_t pad_id_ = 0;
+  Clock* const clock_ = Clock::Real();
+  std::unique_ptr<PromptLedger> ledger_;
+  WeightStore weights_;
+  std::unique_ptr<LearnerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::unique_ptr<RlTrainer> trainer_;
+  std::unique_ptr<LearnerMetrics> metrics_;
+  std::ofstream metrics_jsonl_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings& rpc,
+                                 const LearnerOptions& options) {
+  config_ = config;
+  options_ = options;
+  fingerprint_ = ConfigFingerprint(config);
+  const std::string& run_dir = options.run_dir;
+  checkpoint_root_ = run_dir + "/checkpoints";
+  RETURN_IF_ERROR(MakeDirs(checkpoint_root_));
+  const v1::ModelSection& model = config.model();
+  if (model.policy().empty()) {
+    return absl::InvalidArgumentError("model.policy is not set: the learner needs a model dir");
+  }
+
+  // Resume point.
+  std::optional<CheckpointInfo> resume;
+  if (absl::StatusOr<CheckpointInfo> latest = FindLatestCheckpoint(checkpoint_root_); latest.ok()) {
+    ASSIGN_OR_RETURN(std::string saved_fingerprint, CheckpointFingerprint(latest->dir));
+    if (saved_fingerprint != fingerprint_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(latest->dir, " was written with config fingerprint ", saved_fingerprint,
+                       "; this config's is ", fingerprint_,
+                       ". Resume with the same config, or start a new run directory"));
+    }
+    resume = *latest;
+    PELICAN_LOG(INFO) << "resuming from " << latest->dir;
+  }
+
+  tokenizer_path_ =
+      model.tokenizer().empty() ? model.policy() + "/tokenizer.json" : model.tokenizer();
+  ASSIGN_OR_RETURN(tokenizer_, Tokenizer::FromFile(tokenizer_path_));
+
+  const bool ppo = config.learner().algorithm() == v1::ALGORITHM_PPO;
+  const bool value_head = ppo && config.learner().value_model() == v1::VALUE_MODEL_HEAD;
+  LoadOptions load;
+  load.dtype = DtypeOf(model.dtype());
+  load.device = torch::Device(config.run().device().empty() ? "cpu" : config.run().device());
+  load.value_head = value_head;
+  const std::string policy_dir = resume ? resume->dir + "/policy" : model.policy();
+  ASSIGN_OR_RETURN(LoadedModel policy, LoadModel(policy_dir, load));
+  generation_ = policy.generation;
+  pad_id_ = generation_.pad_token_id.value_or(
+      generation_.eos_token_ids.empty() ? 0 : generation_.eos_token_ids.front());
+  RlModels models;
+  models.policy = policy.model;
+  if (config.learner().kl().coef() > 0) {
+    LoadOptions ref_load = load;
+    ref_load.value_head = false;
+    ASSIGN_OR_RETURN(
+        LoadedModel reference,
+        LoadModel(model.reference().empty() ? model.policy() : model.reference(), ref_load));
+    models.reference = reference.model;
+  }
+  if (ppo && !value_head) {
+    LoadOptions critic_load = load;
+    critic_load.value_head = true;
+    const std::string critic_dir = resume ? resume->dir + "/critic" : model.policy();
+    ASSIGN_OR_RETURN(LoadedModel critic, LoadModel(critic_dir, critic_load));
+    models.critic = critic.model;
+  }
+  ASSIGN_OR_RETURN(trainer_, RlTrainer::Create(config, models, 0, 1));
+
+  // Prompts.
+  ASSIGN_OR_RETURN(TaskFiles files,
+                   PrepareTaskData(config.task(), config.run().seed(), run_dir + "/data"));
+  JsonlPromptSourceOptions source_options;
+  source_options.prompt_key = config.task().prompt_key();
+  source_options.reference_key = config.task().reference_key();
+  source_options.require_reference = config.task().kind() == v1::TASK_KIND_ARITHMETIC;
+  source_options.seed = config.run().seed();
+  const Tokenizer* tokenizer = tokenizer_.get();
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<JsonlPromptSource> source,
+      JsonlPromptSource::Open(files.train, source_options, [tokenizer](const std::string& text) {
+        return tokenizer->EncodeWithSpecial(text);
+      }));
+  ledger_ = std::make_unique<PromptLedger>(PromptLedgerOptions::FromConfig(config),
+                                           std::move(source), clock_);
+
+  if (resume) {
+    v1::TrainerState trainer_state;
+    RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kTrainerStateFile, &trainer_state));
+    RETURN_IF_ERROR(trainer_->Restore(trainer_state, resume->dir));
+    v1::LedgerState ledger_state;
+    RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kLedgerStateFile, &ledger_state));
+    RETURN_IF_ERROR(ledger_->Restore(ledger_state));
+    torch::Tensor rng;
+    torch::load(rng, resume->dir + "/" + kRngFile);
+    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
+    cpu_generator.set_state(rng);
+    RETURN_IF_ERROR(TruncateMetrics(run_dir + "/metrics.jsonl", trainer_->steps()));
+  }
+  ledger_->SetPolicyVersion(version());
+
+  // Serving.
+  LearnerServiceOptions service_options;
+  service_options.run_id = config.run().name();
+  service_options.config_fingerprint = fingerprint_;
+  service_options.tokenizer_fingerprint = tokenizer_->fingerprint();
+  service_ =
+      std::make_unique<LearnerService>(service_options, ledger_.get(), &weights_, rpc, clock_);
+  service_->SetStep(trainer_->steps());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  rpc.ConfigureServer(options.listen, &builder, &port_);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot serve LearnerService on ", options.listen));
+  }
+  if (options.registry) metrics_ = std::make_unique<LearnerMetrics>(*options.registry);
+  metrics_jsonl_.open(run_dir + "/metrics.jsonl", std::ios::app);
+  if (!metrics_jsonl_) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", run_dir, "/metrics.jsonl"));
+  }
+  RETURN_IF_ERROR(Publish());
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+absl::Status Learner::Impl::Publish() {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(EncodedWeights encoded,
+                   EncodeWeights(version(), PolicyTensors(trainer_->policy()),
+                                 config_.learner().weight_bucket_bytes()));
+  const size_t bytes = encoded.data.size();
+  weights_.Publish(std::make_shared<const EncodedWeights>(std::move(encoded)));
+  if (metrics_) metrics_->RecordPublish(Since(start), bytes);
+  return absl::OkStatus();
+}
+
+absl::Status Learner::Impl::Checkpoint() {
+  const auto start = std::chrono::steady_clock::now();
+  CheckpointWriteOptions options;
+  options.config_fingerprint = fingerprint_;
+  options.keep_last = config_.learner().checkpoint().keep_last();
+  const v1::LedgerState ledger_state = ledger_->Save();
+  const v1::TrainerState trainer_state = trainer_->State();
+  ASSIGN_OR_RETURN(
+      std::string dir,
+      WriteCheckpoint(
+          checkpoint_root_, trainer_->steps(), options, [&](const std::string& d) -> absl::Status {
+            RETURN_IF_ERROR(SaveModel(d + "/policy", trainer_->policy(), generation_));
+            ASSIGN_OR_RETURN(std::string tokenizer_json, ReadFile(tokenizer_path_));
+            RETURN_IF_ERROR(WriteFileAtomic(d + "/policy/tokenizer.json", tokenizer_json));
+            if (trainer_->critic()) {
+              RETURN_IF_ERROR(SaveModel(d + "/critic", trainer_->critic(), generation_));
+            }
+            RETURN_IF_ERROR(trainer_->SaveOptimizers(d));
+            RETURN_IF_ERROR(WriteProto(d + "/" + kTrainerStateFile, trainer_state));
+            RETURN_IF_ERROR(WriteProto(d + "/" + kLedgerStateFile, ledger_state));
+            torch::save(at::detail::getDefaultCPUGenerator().get_state(), d + "/" + kRngFile);
+            return WriteFileAtomic(d + "/config.yaml", ResolvedConfigYaml(config_));
+          }));
+  if (metrics_) metrics_->RecordCheckpoint(Since(start));
+  PELICAN_LOG(INFO) << "checkpoint " << dir << " (" << Since(start) << " s)";
+  return absl::OkStatus();
+}
+
+absl::Status Learner::Impl::WriteSummary(bool finished) {
+  nlohmann::json summary = {
+      {"run", config_.run().name()},
+      {"config_fingerprint", fingerprint_},
+      {"finished", finished},
+      {"steps", trainer_->steps()},
+      {"policy_version", version()},
+      {"ledger", nlohmann::json::parse(LedgerJson(ledger_->Stats()))},
+  };
+  // Keys written by other stages (eval, guard) survive.
+  const std::string path = options_.run_dir + "/summary.json";
+  if (absl::StatusOr<std::string> old = ReadFile(path); old.ok()) {
+    nlohmann::json previous = nlohmann::json::parse(*old, nullptr, false);
+    if (previous.is_object()) {
+      previous.update(summary);
+      summary = previous;
+    }
+  }
+  return WriteFileAtomic(path, summary.dump(2) + "\n");
+}
+
+absl::Status Learner::Impl::Run(SignalWatcher& signals) {
+  started_ = std::chrono::steady_clock::now();
+  const uint64_t total = config_.learner().total_steps();
+  const uint32_t every = config_.learner().checkpoint().every_steps();
+  auto wait_start = std::chrono::steady_clock::now();
+  absl::Status status;
+  PELICAN_LOG(INFO) << "learner serving on port " << port_ << "; step " << trainer_->steps()
+                    << " of " << total;
+  while (trainer_->steps() < total && !signals.shutdown_requested()) {
+    if (signals.TakeCheckpointRequest()) {
+      status = Checkpoint();
+      if (!status.ok()) break;
+    }
+    std::vector<PromptGroup> groups = ledger_->TryTakeBatch();
+    if (groups.empty()) {
+      ledger_->ExpireLeases();
+      if (metrics_) {
+        metrics_->RecordLedger(ledger_->Stats());
+        metrics_->RecordActors(service_->actors_connected());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
+    }
+    StepTimes times;
+    times.wait_data = Since(wait_start);
+    const auto step_start = std::chrono::steady_clock::now();
+    absl::StatusOr<RolloutBatch> batch = MakeRolloutBatch(groups, pad_id_, version());
+    if (!batch.ok()) {
+      status = batch.status();
+      break;
+    }
+    absl::StatusOr<RlStepStats> stats = trainer_->Step(*batch);
+    if (!stats.ok()) {
+      status = Annotate(stats.status(), absl::StrCat("step ", trainer_->steps() + 1));
+      break;
+    }
+    times.forward_backward = stats->forward_backward_s;
+    times.allreduce = stats->optimizer_s;
+    ledger_->SetPolicyVersion(version());
+    const auto publish_start = std::chrono::steady_clock::now();
+    status = Publish();
+    if (!status.ok()) break;
+    times.publish = Since(publish_start);
+    if (every > 0 && trainer_->steps() % every == 0 && trainer_->steps() < total) {
+      const auto ckpt_start = std::chrono::steady_clock::now();
+      status = Checkpoint();
+      if (!status.ok()) break;
+      times.checkpoint = Since(ckpt_start);
+    }
+    // Announced after the checkpoint, so a client that waits for the step (GetStatus) never
+    // finds its next leases in the checkpoint of the step it waited for.
+    service_->SetStep(trainer_->steps());
+    times.total = times.wait_data + Since(step_start);
+    const LedgerStats ledger = ledger_->Stats();
+    if (metrics_) {
+      metrics_->RecordStep(*stats, times, version());
+      metrics_->RecordLedger(ledger);
+      metrics_->RecordActors(service_->actors_connected());
+    }
+    metrics_jsonl_ << StepJsonLine(*stats, times, version(), ledger, Since(started_));
+    metrics_jsonl_.flush();
+    PELICAN_LOG(INFO) << "step " << stats->step << "/" << total << " reward " << stats->reward_mean
+                      << " kl " << stats->kl << " entropy " << stats->entropy << " loss "
+                      << stats->policy_loss << " (" << times.total << " s)";
+    wait_start = std::chrono::steady_clock::now();
+  }
+  // Final checkpoint (also after an error: it loses nothing that a resume could not redo).
+  const bool finished = status.ok() && trainer_->steps() >= total;
+  if (absl::Status ckpt = Checkpoint(); !ckpt.ok()) {
+    PELICAN_LOG(ERROR) << "final checkpoint failed: " << ckpt;
+    if (status.ok()) status = ckpt;
+  }
+  service_->SetDone();
+  ledger_->Shutdown();
+  weights_.Close();
+  if (metrics_) metrics_->RecordLedger(ledger_->Stats());
+  if (absl::Status s = WriteSummary(finished); !s.ok() && status.ok()) status = s;
+  // Give actors a moment to hear "done" from LeasePrompts before the server goes away.
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  if (finished) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  PELICAN_LOG(INFO) << "learner stopped at step " << trainer_->steps()
+                    << (finished ? " (done)" : "");
+  return status;
+}
+
+Learner::Learner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Learner::~Learner() = default;
+
+absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const v1::RunConfig& config,
+                                                         const RpcSettings& rpc,
+                                                         const LearnerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  RETURN_IF_ERROR(impl->Init(config, rpc, options));
+  return std::unique_ptr<Learner>(new Learner(std::move(impl)));
+}
+
+int Learner::port() const { return impl_->port(); }
+absl::Status Learner::Run(SignalWatcher& signals) { return impl_->Run(signals); }
+
+}  // namespace pelican
