@@ -1,0 +1,475 @@
+#include "actor/actor.h"
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/model/generate.h"
+#include "common/model/hf_model.h"
+#include "common/retry.h"
+#include "common/reward_client.h"
+#include "common/status_macros.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/weight_codec.h"
+#include "pelican/v1/learner.grpc.pb.h"
+
+namespace pelican {
+namespace {
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string DefaultName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+struct ActorMetrics {
+  explicit ActorMetrics(prometheus::Registry& r)
+      : samples(prometheus::BuildCounter()
+                    .Name("pelican_actor_samples_total")
+                    .Help("Completions generated and pushed")
+                    .Register(r)
+                    .Add({})),
+        tokens(prometheus::BuildCounter()
+                   .Name("pelican_actor_tokens_generated_total")
+                   .Help("Completion tokens generated")
+                   .Register(r)
+                   .Add({})),
+        generate_s(prometheus::BuildHistogram()
+                       .Name("pelican_actor_generate_seconds")
+                       .Help("Generating one batch")
+                       .Register(r)
+                       .Add({}, LatencyBucketsSeconds())),
+        score_s(prometheus::BuildHistogram()
+                    .Name("pelican_actor_score_seconds")
+                    .Help("Scoring one batch, retries included")
+                    .Register(r)
+                    .Add({}, LatencyBucketsSeconds())),
+        pushes(prometheus::BuildCounter()
+                   .Name("pelican_actor_pushes_total")
+                   .Help("PushRollouts calls by final status code")
+                   .Register(r)),
+        reward_errors(prometheus::BuildCounter()
+                          .Name("pelican_actor_reward_errors_total")
+                          .Help("Score calls or samples that got no reward, by code")
+                          .Register(r)),
+        retries(prometheus::BuildCounter()
+                    .Name("pelican_actor_retries_total")
+                    .Help("Retried calls by RPC")
+                    .Register(r)),
+        version(prometheus::BuildGauge()
+                    .Name("pelican_actor_policy_version")
+                    .Help("Policy version the actor samples with")
+                    .Register(r)
+                    .Add({})),
+        sync_s(prometheus::BuildHistogram()
+                   .Name("pelican_actor_weight_sync_seconds")
+                   .Help("Receiving and applying one policy version")
+                   .Register(r)
+                   .Add({}, LatencyBucketsSeconds())),
+        weight_bytes(prometheus::BuildCounter()
+                         .Name("pelican_actor_weight_bytes_total")
+                         .Help("Bytes of weights received")
+                         .Register(r)
+                         .Add({})) {}
+
+  prometheus::Counter& samples;
+  prometheus::Counter& tokens;
+  prometheus::Histogram& generate_s;
+  prometheus::Histogram& score_s;
+  prometheus::Family<prometheus::Counter>& pushes;
+  prometheus::Family<prometheus::Counter>& reward_errors;
+  prometheus::Family<prometheus::Counter>& retries;
+  prometheus::Gauge& version;
+  prometheus::Histogram& sync_s;
+  prometheus::Counter& weight_bytes;
+};
+
+}  // namespace
+
+class Actor::Impl {
+ public:
+  explicit Impl(const RpcSettings& rpc) : rpc_(rpc) {}
+  absl::Status Init(const v1::RunConfig& config, const ActorOptions& options);
+  absl::Status Run(SignalWatcher& signals);
+  ~Impl();
+
+ private:
+  absl::Status Register(SignalWatcher& signals);
+  void WatchWeights();
+  // Applies the newest complete version, if one arrived since the last call.
+  absl::Status ApplyPendingWeights();
+  // One lease → generate → score → push round. Sets *done when the learner says so.
+  absl::Status Round(bool* done);
+  absl::Status Push(std::vector<v1::Trajectory> trajectories);
+
+  v1::RunConfig config_;
+  const RpcSettings rpc_;
+  ActorOptions options_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  LoadedModel model_;
+  SamplingParams sampling_;
+  std::unique_ptr<v1::LearnerService::Stub> learner_;
+  std::unique_ptr<RewardClient> reward_;
+  std::unique_ptr<ActorMetrics> metrics_;
+  std::string actor_id_;
+  uint64_t version_ = 0;  // of the weights in model_
+  uint64_t batch_seq_ = 0;
+  uint64_t round_ = 0;
+  std::mt19937_64 rng_;
+
+  // The weight stream.
+  std::thread watcher_;
+  std::mutex mu_;
+  std::unique_ptr<grpc::ClientContext> watch_context_;     // guarded by mu_
+  std::optional<std::pair<uint64_t, TensorMap>> pending_;  // guarded by mu_
+  double pending_receive_s_ = 0;                           // guarded by mu_
+  bool stopping_ = false;                                  // guarded by mu_
+};
+
+absl::Status Actor::Impl::Init(const v1::RunConfig& config, const ActorOptions& options) {
+  config_ = config;
+  const RpcSettings& rpc = rpc_;
+  options_ = options;
+  // The name is the actor's id at the learner, which keeps a push window per id: a restarted
+  // process must not reuse its predecessor's id (its batch numbers restart at 1), so the pid
+  // and a random suffix are part of it.
+  std::random_device entropy;
+  options_.name = absl::StrCat(options_.name.empty() ? DefaultName() : options_.name, "/", getpid(),
+                               "-", absl::Hex(entropy() & 0xffff));
+  const v1::ModelSection& model = config.model();
+  if (model.policy().empty()) {
+    return absl::InvalidArgumentError("model.policy is not set: the actor needs the model dir");
+  }
+  ASSIGN_OR_RETURN(
+      tokenizer_, Tokenizer::FromFile(model.tokenizer().empty() ? model.policy() + "/tokenizer.json"
+                                                                : model.tokenizer()));
+  LoadOptions load;
+  load.device = torch::Device(config.run().device().empty() ? "cpu" : config.run().device());
+  load.dtype = model.dtype() == v1::DTYPE_NAME_BFLOAT16  ? torch::kBFloat16
+               : model.dtype() == v1::DTYPE_NAME_FLOAT16 ? torch::kFloat16
+                                                         : torch::kFloat32;
+  ASSIGN_OR_RETURN(model_, LoadModel(model.policy(), load));
+  sampling_ = SamplingFromProto(config.actors().sampling(), model_.generation.eos_token_ids);
+  RETURN_IF_ERROR(ValidateSampling(sampling_));
+  learner_ = v1::LearnerService::NewStub(rpc.MakeChannel(options.learner));
+  RetryPolicy policy;
+  policy.max_attempts = static_cast<int>(config.actors().max_retries()) + 1;
+  reward_ = std::make_unique<RewardClient>(options.reward, rpc, policy,
+                                           absl::Seconds(config.actors().score_deadline_s()));
+  if (options.registry) metrics_ = std::make_unique<ActorMetrics>(*options.registry);
+  rng_.seed(config.run().seed() ^ std::hash<std::string>()(options_.name));
+  return absl::OkStatus();
+}
+
+Actor::Impl::~Impl() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (watch_context_) watch_context_->TryCancel();
+  }
+  if (watcher_.joinable()) watcher_.join();
+}
+
+absl::Status Actor::Impl::Register(SignalWatcher& signals) {
+  v1::RegisterActorRequest request;
+  request.set_actor_name(options_.name);
+  request.set_config_fingerprint(ConfigFingerprint(config_));
+  request.set_tokenizer_fingerprint(tokenizer_->fingerprint());
+  // The learner may still be starting (loading models): keep trying for a while.
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    v1::RegisterActorResponse response;
+    auto ctx = rpc_.NewClientContext(absl::Seconds(10));
+    grpc::Status st = learner_->RegisterActor(ctx.get(), request, &response);
+    if (st.ok()) {
+      actor_id_ = response.actor_id();
+      PELICAN_LOG(INFO) << "registered as " << actor_id_ << " with run " << response.run_id()
+                        << " at policy version " << response.policy_version();
+      return absl::OkStatus();
+    }
+    const absl::Status status = FromGrpcStatus(st);
+    if (!IsRetryable(status) || Since(start) > 120 || signals.shutdown_requested()) {
+      return Annotate(status, absl::StrCat("registering with the learner at ", options_.learner));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+void Actor::Impl::WatchWeights() {
+  // Reconnects after a broken stream. Each connection asks for the learner's current version
+  // whatever this actor holds: a learner resumed from a checkpoint may be behind the version the
+  // actor last saw, and its weights are the ones to sample with.
+  while (true) {
+    auto ctx = rpc_.NewClientContext(absl::InfiniteDuration());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      watch_context_ = std::move(ctx);
+    }
+    v1::WatchWeightsRequest request;
+    request.set_actor_id(actor_id_);
+    request.set_have_version(0);
+    grpc::ClientContext* raw;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      raw = watch_context_.get();
+    }
+    auto reader = learner_->WatchWeights(raw, request);
+    WeightAssembler assembler;
+    v1::WeightChunk chunk;
+    auto first_chunk = std::chrono::steady_clock::now();
+    while (reader->Read(&chunk)) {
+      if (chunk.chunk_index() == 0) first_chunk = std::chrono::steady_clock::now();
+      if (metrics_) metrics_->weight_bytes.Increment(static_cast<double>(chunk.data().size()));
+      absl::StatusOr<std::optional<TensorMap>> done = assembler.Add(chunk);
+      if (!done.ok()) {
+        PELICAN_LOG(WARNING) << "weight stream: " << done.status() << "; waiting for the next";
+        continue;
+      }
+      if (done->has_value()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        pending_.emplace(chunk.policy_version(), std::move(**done));
+        pending_receive_s_ = Since(first_chunk);
+      }
+    }
+    grpc::Status st = reader->Finish();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    if (st.ok()) return;  // the learner closed the store: the run is over
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+absl::Status Actor::Impl::ApplyPendingWeights() {
+  std::optional<std::pair<uint64_t, TensorMap>> pending;
+  double receive_s = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending.swap(pending_);
+    receive_s = pending_receive_s_;
+  }
+  if (!pending || pending->first == version_) return absl::OkStatus();
+  const auto start = std::chrono::steady_clock::now();
+  torch::NoGradGuard no_grad;
+  auto params = model_.model->named_parameters();
+  for (auto& item : params) {
+    auto it = pending->second.find(item.key());
+    if (it == pending->second.end()) {
+      return absl::DataLossError(
+          absl::StrCat("weights of version ", pending->first, " lack tensor ", item.key()));
+    }
+    if (it->second.sizes() != item.value().sizes()) {
+      return absl::DataLossError(absl::StrCat("weights of version ", pending->first, ": tensor ",
+                                              item.key(), " has another shape than the model's"));
+    }
+    item.value().copy_(it->second);
+  }
+  version_ = pending->first;
+  if (metrics_) {
+    metrics_->version.Set(static_cast<double>(version_));
+    metrics_->sync_s.Observe(receive_s + Since(start));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Actor::Impl::Push(std::vector<v1::Trajectory> trajectories) {
+  v1::PushRolloutsRequest request;
+  request.set_actor_id(actor_id_);
+  request.set_batch_seq(++batch_seq_);
+  for (v1::Trajectory& t : trajectories) *request.add_trajectories() = std::move(t);
+  RetryPolicy policy;
+  policy.max_attempts = static_cast<int>(config_.actors().max_retries()) + 1;
+  absl::Status status = CallWithRetry(policy, nullptr, &rng_, [&](int attempt) {
+    if (attempt > 0 && metrics_) metrics_->retries.Add({{"rpc", "push"}}).Increment();
+    v1::PushRolloutsResponse response;
+    auto ctx = rpc_.NewClientContext();
+    return FromGrpcStatus(learner_->PushRollouts(ctx.get(), request, &response));
+  });
+  if (metrics_) {
+    metrics_->pushes.Add({{"code", absl::StatusCodeToString(status.code())}}).Increment();
+  }
+  return status;
+}
+
+absl::Status Actor::Impl::Round(bool* done) {
+  RETURN_IF_ERROR(ApplyPendingWeights());
+  v1::LeasePromptsRequest lease_request;
+  lease_request.set_actor_id(actor_id_);
+  lease_request.set_n(config_.actors().prompts_per_batch());
+  v1::LeasePromptsResponse leased;
+  RetryPolicy policy;
+  policy.max_attempts = static_cast<int>(config_.actors().max_retries()) + 1;
+  RETURN_IF_ERROR(CallWithRetry(policy, nullptr, &rng_, [&](int attempt) {
+    if (attempt > 0 && metrics_) metrics_->retries.Add({{"rpc", "lease"}}).Increment();
+    auto ctx = rpc_.NewClientContext();
+    return FromGrpcStatus(learner_->LeasePrompts(ctx.get(), lease_request, &leased));
+  }));
+  if (leased.done()) {
+    *done = true;
+    return absl::OkStatus();
+  }
+  if (leased.prompts().empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return absl::OkStatus();
+  }
+
+  std::vector<std::vector<int32_t>> prompts;
+  for (const v1::LeasedPrompt& p : leased.prompts()) {
+    prompts.emplace_back(p.prompt_ids().begin(), p.prompt_ids().end());
+  }
+  GenerateOptions generate;
+  generate.sampling = sampling_;
+  generate.max_kv_cache_bytes = int64_t{config_.actors().max_kv_cache_mib()} << 20;
+  generate.pad_token_id = model_.generation.pad_token_id.value_or(0);
+  at::Generator gen = at::detail::createCPUGenerator(rng_());
+  const auto gen_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::vector<Completion> completions,
+                   Generate(model_.model, prompts, generate, gen));
+  const double generate_s = Since(gen_start);
+  if (metrics_) metrics_->generate_s.Observe(generate_s);
+
+  v1::ScoreRequest score_request;
+  for (size_t i = 0; i < completions.size(); ++i) {
+    const Completion& c = completions[i];
+    const v1::LeasedPrompt& p = leased.prompts(static_cast<int>(c.prompt_index));
+    v1::Sample* s = score_request.add_samples();
+    s->set_id(absl::StrCat(i));
+    *s->mutable_prompt_ids() = p.prompt_ids();
+    s->mutable_completion_ids()->Add(c.token_ids.begin(), c.token_ids.end());
+    s->set_prompt_text(p.prompt_text());
+    absl::StatusOr<std::string> text = tokenizer_->Decode(c.token_ids, true);
+    if (text.ok()) s->set_completion_text(*text);
+    *s->mutable_metadata() = p.metadata();
+    s->set_stopped(c.finish_reason == v1::FINISH_REASON_STOP);
+  }
+  const auto score_start = std::chrono::steady_clock::now();
+  const int64_t retries_before = reward_->retries();
+  absl::StatusOr<v1::ScoreResponse> scored = reward_->Score(score_request);
+  const double score_s = Since(score_start);
+  if (metrics_) {
+    metrics_->score_s.Observe(score_s);
+    const int64_t retried = reward_->retries() - retries_before;
+    if (retried > 0) metrics_->retries.Add({{"rpc", "score"}}).Increment(retried);
+  }
+  if (!scored.ok()) {
+    // Nothing is pushed; the leases expire and are handed out again.
+    if (metrics_) {
+      metrics_->reward_errors.Add({{"code", absl::StatusCodeToString(scored.status().code())}})
+          .Increment();
+    }
+    PELICAN_LOG(WARNING) << "scoring failed, " << leased.prompts_size()
+                         << " leases left to expire: " << scored.status();
+    return absl::OkStatus();
+  }
+
+  // Leases with any unscored sample are not pushed at all.
+  std::vector<bool> lease_ok(leased.prompts_size(), true);
+  for (size_t i = 0; i < completions.size(); ++i) {
+    const v1::SampleResult& r = scored->results(static_cast<int>(i));
+    if (r.code() != 0 || !r.has_reward()) {
+      lease_ok[completions[i].prompt_index] = false;
+      if (metrics_) {
+        metrics_->reward_errors
+            .Add({{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(r.code()))}})
+            .Increment();
+      }
+    }
+  }
+  std::vector<v1::Trajectory> trajectories;
+  for (size_t i = 0; i < completions.size(); ++i) {
+    const Completion& c = completions[i];
+    if (!lease_ok[c.prompt_index]) continue;
+    const v1::LeasedPrompt& p = leased.prompts(static_cast<int>(c.prompt_index));
+    const v1::SampleResult& r = scored->results(static_cast<int>(i));
+    v1::Trajectory t;
+    t.set_trajectory_id(absl::StrCat(actor_id_, "-", round_, "-", i));
+    t.set_lease_id(p.lease_id());
+    t.set_actor_id(actor_id_);
+    t.set_policy_version(version_);
+    *t.mutable_prompt_ids() = p.prompt_ids();
+    t.mutable_completion_ids()->Add(c.token_ids.begin(), c.token_ids.end());
+    t.mutable_logprobs()->Add(c.logprobs.begin(), c.logprobs.end());
+    t.set_finish_reason(c.finish_reason);
+    t.set_reward(r.reward());
+    *t.mutable_components() = r.components();
+    t.set_reward_uncertainty(r.uncertainty());
+    t.set_sample_index(static_cast<uint32_t>(c.sample_index));
+    t.mutable_timings()->set_generate_s(generate_s);
+    t.mutable_timings()->set_score_s(score_s);
+    if (metrics_) metrics_->tokens.Increment(static_cast<double>(c.token_ids.size()));
+    trajectories.push_back(std::move(t));
+  }
+  ++round_;
+  if (trajectories.empty()) return absl::OkStatus();
+  const size_t n = trajectories.size();
+  absl::Status pushed = Push(std::move(trajectories));
+  if (!pushed.ok()) {
+    PELICAN_LOG(WARNING) << "push failed for good; its leases will expire: " << pushed;
+    return IsRetryable(pushed) ? absl::OkStatus() : pushed;
+  }
+  if (metrics_) metrics_->samples.Increment(static_cast<double>(n));
+  return absl::OkStatus();
+}
+
+absl::Status Actor::Impl::Run(SignalWatcher& signals) {
+  RETURN_IF_ERROR(Register(signals));
+  watcher_ = std::thread([this] { WatchWeights(); });
+  // Never sample with anything but the learner's weights.
+  const auto start = std::chrono::steady_clock::now();
+  while (version_ == 0) {
+    if (signals.shutdown_requested()) return absl::OkStatus();
+    if (Since(start) > 300) {
+      return absl::DeadlineExceededError("no weights from the learner within 300 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    RETURN_IF_ERROR(ApplyPendingWeights());
+  }
+  PELICAN_LOG(INFO) << "sampling with policy version " << version_;
+  bool done = false;
+  while (!done && !signals.shutdown_requested()) {
+    absl::Status status = Round(&done);
+    if (!status.ok()) {
+      if (!IsRetryable(status)) return status;
+      // The learner is unreachable for now (restarting?): wait and try again.
+      PELICAN_LOG(WARNING) << status << "; retrying in 1 s";
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+  PELICAN_LOG(INFO) << (done ? "the learner finished the run" : "shutting down") << " after "
+                    << batch_seq_ << " pushes";
+  return absl::OkStatus();
+}
+
+Actor::Actor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Actor::~Actor() = default;
+
+absl::StatusOr<std::unique_ptr<Actor>> Actor::Create(const v1::RunConfig& config,
+                                                     const RpcSettings& rpc,
+                                                     const ActorOptions& options) {
+  auto impl = std::make_unique<Impl>(rpc);
+  RETURN_IF_ERROR(impl->Init(config, options));
+  return std::unique_ptr<Actor>(new Actor(std::move(impl)));
+}
+
+absl::Status Actor::Run(SignalWatcher& signals) { return impl_->Run(signals); }
+
+}  // namespace pelican
