@@ -14,9 +14,14 @@ int Main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", [] { return BuildDescription(); });
   RunFn run;
+  AddActorCommand(&app, &run);
   AddConfigCommand(&app, &run);
+  AddEvalCommand(&app, &run);
+  AddLearnerCommand(&app, &run);
   AddModelCommand(&app, &run);
   AddRewardCommand(&app, &run);
+  AddRunCommand(&app, &run);
+  AddSftCommand(&app, &run);
   AddTokenizeCommand(&app, &run);
   try {
     app.parse(argc, argv);

@@ -11,8 +11,13 @@ int Main(int argc, char** argv);
 
 // Each subcommand registers itself on `app` and sets `*run` to the function to call if chosen.
 using RunFn = std::function<int()>;
+void AddActorCommand(CLI::App* app, RunFn* run);
 void AddConfigCommand(CLI::App* app, RunFn* run);
+void AddEvalCommand(CLI::App* app, RunFn* run);
+void AddLearnerCommand(CLI::App* app, RunFn* run);
 void AddRewardCommand(CLI::App* app, RunFn* run);
+void AddRunCommand(CLI::App* app, RunFn* run);
+void AddSftCommand(CLI::App* app, RunFn* run);
 void AddModelCommand(CLI::App* app, RunFn* run);
 void AddTokenizeCommand(CLI::App* app, RunFn* run);
 

@@ -21,9 +21,6 @@
 namespace pelican::cli {
 namespace {
 
-constexpr char kEndOfText[] = "<|endoftext|>";
-constexpr char kPad[] = "<|pad|>";
-
 struct InitArgs {
   ConfigArgs config;
   std::string out;
@@ -40,28 +37,25 @@ absl::Status InitModel(const InitArgs& args) {
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);) corpus.push_back(line + "\n");
   }
-  ASSIGN_OR_RETURN(std::string tokenizer_json,
-                   TrainByteLevelBpe(corpus, args.vocab_size, {kEndOfText, kPad}));
-  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromJson(tokenizer_json));
   TinyModelOptions options;
-  options.eos_token_id = *tokenizer->TokenToId(kEndOfText);
-  options.pad_token_id = *tokenizer->TokenToId(kPad);
   if (args.head == "reward") {
     options.head = HeadKind::kSequenceClassification;
   } else if (args.head != "causal_lm") {
     return absl::InvalidArgumentError(
         absl::StrCat("--head: '", args.head, "' is not causal_lm or reward"));
   }
-  RETURN_IF_ERROR(CreateTinyModel(config.model().tiny(), tokenizer->vocab_size(),
-                                  config.run().seed(), args.out, options));
-  RETURN_IF_ERROR(WriteFileAtomic(args.out + "/tokenizer.json", tokenizer_json));
+  ASSIGN_OR_RETURN(std::string tokenizer_json,
+                   CreateTinyModelWithTokenizer(config.model().tiny(), corpus, args.vocab_size,
+                                                config.run().seed(), args.out, options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromJson(tokenizer_json));
   // Read it back as every role will, so a broken directory fails here and not later.
   ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(args.out));
   int64_t params = 0;
   for (const auto& p : loaded.model->parameters()) params += p.numel();
   std::cout << "pelican: wrote " << args.out << ": " << params << " parameters, vocabulary "
-            << tokenizer->vocab_size() << " (" << kEndOfText << " = " << *options.eos_token_id
-            << "), tokenizer " << tokenizer->fingerprint() << "\n";
+            << tokenizer->vocab_size() << " (" << kTinyEndOfText << " = "
+            << *tokenizer->TokenToId(kTinyEndOfText) << "), tokenizer " << tokenizer->fingerprint()
+            << "\n";
   return absl::OkStatus();
 }
 

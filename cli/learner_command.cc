@@ -1,0 +1,48 @@
+// `pelican learner CONFIG --listen HOST:PORT --metrics_listen HOST:PORT [--run_dir DIR]`: the
+// learner role. Trains until learner.total_steps, checkpointing into the run directory; SIGUSR1
+// checkpoints now; SIGTERM / Ctrl-C checkpoints and exits 0; started again on the same run
+// directory it resumes from the newest valid checkpoint.
+#include "cli/app.h"
+#include "cli/role_setup.h"
+#include "common/runtime.h"
+#include "common/signals.h"
+#include "learner/learner.h"
+
+namespace pelican::cli {
+namespace {
+
+int RunLearner(ConfigArgs config_args, const ServerArgs& server_args, const std::string& run_dir) {
+  if (!run_dir.empty()) config_args.overrides.push_back("run.dir=" + run_dir);
+  auto role = SetUpRole("learner", config_args, server_args.metrics_listen);
+  if (!role.ok()) return ReportError(role.status());
+  ConfigureThreads(role->config.learner().threads());
+  LearnerOptions options;
+  options.run_dir = role->config.run().dir();
+  options.listen = server_args.listen;
+  options.registry = role->registry;
+  auto learner = Learner::Create(role->config, role->rpc, options);
+  if (!learner.ok()) return ReportError(learner.status());
+  absl::Status status = (*learner)->Run(SignalWatcher::Install());
+  if (!status.ok()) return ReportError(status);
+  return 0;
+}
+
+}  // namespace
+
+void AddLearnerCommand(CLI::App* app, RunFn* run) {
+  CLI::App* cmd = app->add_subcommand("learner", "Run the learner (trains, serves LearnerService)");
+  auto config_args = std::make_shared<ConfigArgs>();
+  auto server_args = std::make_shared<ServerArgs>();
+  auto run_dir = std::make_shared<std::string>();
+  AddConfigArgs(cmd, config_args.get());
+  AddServerArgs(cmd, server_args.get(), "127.0.0.1:50051", "127.0.0.1:9101");
+  cmd->add_option("--run_dir", *run_dir,
+                  "Run directory (checkpoints, metrics.jsonl, summary.json); default run.dir");
+  cmd->callback([run, config_args, server_args, run_dir] {
+    *run = [config_args, server_args, run_dir] {
+      return RunLearner(*config_args, *server_args, *run_dir);
+    };
+  });
+}
+
+}  // namespace pelican::cli

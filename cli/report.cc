@@ -1,0 +1,125 @@
+#include "cli/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/files.h"
+#include "nlohmann/json.hpp"
+
+namespace pelican::cli {
+namespace {
+
+std::string Escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A line chart of ys over xs, 420 × 180 pixels, with min/max labels.
+std::string Chart(const std::string& title, const std::vector<double>& xs,
+                  const std::vector<double>& ys) {
+  std::string svg = absl::StrCat("<figure><figcaption>", Escape(title), "</figcaption>");
+  if (xs.size() < 2) return svg + "<p>(fewer than two steps)</p></figure>";
+  const double w = 420, h = 180, pad = 30;
+  const auto [ymin_it, ymax_it] = std::minmax_element(ys.begin(), ys.end());
+  double ymin = *ymin_it, ymax = *ymax_it;
+  if (ymax - ymin < 1e-12) {
+    ymin -= 0.5;
+    ymax += 0.5;
+  }
+  const double xmin = xs.front(), xmax = xs.back() > xs.front() ? xs.back() : xs.front() + 1;
+  std::string points;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = pad + (xs[i] - xmin) / (xmax - xmin) * (w - 2 * pad);
+    const double y = h - pad - (ys[i] - ymin) / (ymax - ymin) * (h - 2 * pad);
+    absl::StrAppendFormat(&points, "%.1f,%.1f ", x, y);
+  }
+  absl::StrAppendFormat(
+      &svg,
+      "<svg width='%.0f' height='%.0f'><rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' "
+      "fill='none' stroke='#ccc'/><polyline fill='none' stroke='#1f77b4' stroke-width='1.5' "
+      "points='%s'/><text x='2' y='%.0f' font-size='10'>%.4g</text><text x='2' y='%.0f' "
+      "font-size='10'>%.4g</text><text x='%.0f' y='%.0f' font-size='10'>step %.0f</text>"
+      "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>step %.0f</text></svg></figure>",
+      w, h, pad, pad, w - 2 * pad, h - 2 * pad, points, pad + 4, ymax, h - pad, ymin, pad, h - 8,
+      xmin, w - pad, h - 8, xmax);
+  return svg;
+}
+
+std::string SampleTable(const std::string& title, const EvalResult& r, size_t n) {
+  std::string html = absl::StrCat("<h3>", Escape(title), "</h3><table><tr><th>prompt</th>",
+                                  "<th>completion</th><th>reference</th><th>score</th></tr>");
+  for (size_t i = 0; i < std::min(n, r.samples.size()); ++i) {
+    const EvalSample& s = r.samples[i];
+    absl::StrAppendFormat(&html, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%.3f</td></tr>",
+                          Escape(s.prompt), Escape(s.completion), Escape(s.reference), s.score);
+  }
+  return html + "</table>";
+}
+
+}  // namespace
+
+absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config,
+                         const EvalResult& before, const std::optional<EvalResult>& after) {
+  std::vector<nlohmann::json> steps;
+  if (absl::StatusOr<std::string> text = ReadFile(run_dir + "/metrics.jsonl"); text.ok()) {
+    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+      nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+      if (j.is_object()) steps.push_back(std::move(j));
+    }
+  }
+  std::vector<double> xs;
+  for (const auto& j : steps) xs.push_back(j.value("step", 0.0));
+  auto series = [&](const char* key) {
+    std::vector<double> ys;
+    for (const auto& j : steps) ys.push_back(j.value(key, 0.0));
+    return ys;
+  };
+  std::string html = absl::StrCat(
+      "<!doctype html><html><head><meta charset='utf-8'><title>pelican run ",
+      Escape(config.run().name()),
+      "</title><style>body{font-family:sans-serif;margin:2em}figure{display:inline-block;"
+      "margin:0.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+      "font-family:monospace}</style></head><body><h1>pelican run: ",
+      Escape(config.run().name()), "</h1>");
+  absl::StrAppendFormat(&html, "<p>algorithm %s, %d steps, held-out score before RL <b>%.3f</b>",
+                        v1::Algorithm_Name(config.learner().algorithm()), steps.size(),
+                        before.score);
+  if (after) absl::StrAppendFormat(&html, ", after <b>%.3f</b>", after->score);
+  html += "</p>";
+  const std::vector<std::pair<const char*, const char*>> charts = {
+      {"reward_mean", "training reward (mean)"},
+      {"kl", "KL to the reference"},
+      {"entropy", "entropy (nats/token)"},
+      {"response_length", "completion length (tokens)"},
+      {"policy_loss", "policy loss"},
+      {"tokens_per_s", "throughput (tokens/s)"}};
+  for (const auto& [key, title] : charts) html += Chart(title, xs, series(key));
+  html += SampleTable("Held-out completions at the start", before, 12);
+  if (after) html += SampleTable("Held-out completions of the kept checkpoint", *after, 12);
+  html += "</body></html>\n";
+  return WriteFileAtomic(run_dir + "/report.html", html);
+}
+
+}  // namespace pelican::cli
