@@ -78,10 +78,11 @@ class ProcessGroup {
   // Replaces each floating-point tensor by its mean over the ranks (sum, then divide by
   // world_size), in place. Tensors are packed in order into buckets of at most bucket_bytes (a
   // tensor larger than that is split), one collective per bucket: flatten → reduce → copy back.
-  // The result is bit-identical on every rank. Errors: INVALID_ARGUMENT for an undefined or
-  // non-floating-point tensor; DEADLINE_EXCEEDED when a peer does not answer within the timeout,
-  // naming the rank(s) that did not reach this collective when the store can tell, otherwise
-  // the bucket that timed out; UNAVAILABLE when a peer's connection broke.
+  // Over Gloo the result is bit-identical on every rank (one rank reduces each chunk and sends it
+  // on); NCCL's ring and tree behave so in practice, untested here. Errors: INVALID_ARGUMENT for an
+  // undefined or non-floating-point tensor; DEADLINE_EXCEEDED when a peer does not answer within
+  // the timeout, naming the rank(s) that did not reach this collective when the store can tell,
+  // otherwise the bucket that timed out; UNAVAILABLE when a peer's connection broke.
   virtual absl::Status AllReduceMean(std::vector<torch::Tensor>& tensors) = 0;
   // Overwrites each tensor with root's, in place (any dtype). REQUIRES: 0 <= root < world_size.
   virtual absl::Status Broadcast(std::vector<torch::Tensor>& tensors, int root) = 0;
