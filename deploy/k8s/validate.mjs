@@ -177,10 +177,12 @@ for (const file of new Set(objects.map((o) => o.file))) {
         const port = p?.httpGet?.port ?? p?.tcpSocket?.port;
         if (typeof port === "string" && !ports.has(port)) fail(`${where(w)}: ${probe} uses unknown port ${port}`);
       }
-      const mounts = new Set((pod.volumes || []).map((v) => v.name));
-      for (const vct of w.spec.volumeClaimTemplates || []) mounts.add(vct.metadata.name);
+    }
+    const volumes = new Set((pod.volumes || []).map((v) => v.name));
+    for (const vct of w.spec.volumeClaimTemplates || []) volumes.add(vct.metadata.name);
+    for (const c of [...pod.containers, ...(pod.initContainers || [])]) {
       for (const m of c.volumeMounts || []) {
-        if (!mounts.has(m.name)) fail(`${where(w)}: mounts unknown volume ${m.name}`);
+        if (!volumes.has(m.name)) fail(`${where(w)}: container ${c.name} mounts unknown volume ${m.name}`);
       }
     }
   }
