@@ -12,7 +12,7 @@ debs=(
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libicu-dev libgloo-dev libcli11-dev libssl-dev
   openssl python3 python3-grpcio python3-protobuf python3-grpc-tools
-  prometheus
+  prometheus shellcheck curl
 )
 # Node.js may come from elsewhere (nodesource bundles npm and conflicts with Debian's npm).
 command -v npm >/dev/null || debs+=(nodejs npm)
@@ -28,7 +28,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Tests compare our tokenizer with Hugging Face's own (Node binding) on real vocabularies.
+# Tests compare our tokenizer with Hugging Face's own (Node binding) on real vocabularies, and
+# validate the Kubernetes manifests against the Kubernetes and prometheus-operator schemas
+# (kubernetes-models, typescript; see deploy/k8s/README.md).
 npm_dir=third_party/npm
 if [ ! -f "$npm_dir/.installed" ] || ! cmp -s "$npm_dir/.installed" scripts/npm-packages.txt; then
   mkdir -p "$npm_dir"
