@@ -2,18 +2,29 @@
 // learner role. Trains until learner.total_steps, checkpointing into the run directory; SIGUSR1
 // checkpoints now; SIGTERM / Ctrl-C checkpoints and exits 0; started again on the same run
 // directory it resumes from the newest valid checkpoint.
+#include "absl/strings/str_cat.h"
 #include "cli/app.h"
 #include "cli/role_setup.h"
 #include "common/runtime.h"
 #include "common/signals.h"
+#include "learner/distributed.h"
 #include "learner/learner.h"
 
 namespace pelican::cli {
 namespace {
 
-int RunLearner(ConfigArgs config_args, const ServerArgs& server_args, const std::string& run_dir) {
+int RunLearner(ConfigArgs config_args, ServerArgs server_args, const std::string& run_dir) {
   if (!run_dir.empty()) config_args.overrides.push_back("run.dir=" + run_dir);
-  auto role = SetUpRole("learner", config_args, server_args.metrics_listen);
+  // Ranks other than 0 serve nothing but metrics, on a port of their own: several ranks may share
+  // a host and the flag.
+  auto rank = RankInfoFromEnv();
+  if (!rank.ok()) return ReportError(rank.status());
+  if (rank->rank > 0) {
+    server_args.metrics_listen =
+        server_args.metrics_listen.substr(0, server_args.metrics_listen.rfind(':')) + ":0";
+  }
+  auto role = SetUpRole(rank->rank > 0 ? absl::StrCat("learner", rank->rank) : "learner",
+                        config_args, server_args.metrics_listen);
   if (!role.ok()) return ReportError(role.status());
   ConfigureThreads(role->config.learner().threads());
   LearnerOptions options;

@@ -357,7 +357,13 @@ absl::Status NetworkGroup::Diagnose(const absl::Status& failure, absl::string_vi
                     "; ranks disagree on the collective: ", absl::StrJoin(elsewhere, ", "));
   }
   if (absent.empty() && elsewhere.empty()) {
-    absl::StrAppend(&message, "; every rank entered it, so a peer stalled or died inside it");
+    // Which peer stalled inside the collective is not observable from here; name the suspects.
+    std::vector<std::string> peers;
+    for (int r = 0; r < world_size_; ++r) {
+      if (r != rank_) peers.push_back(absl::StrCat("rank ", r));
+    }
+    absl::StrAppend(&message, "; every rank entered it, so a peer stalled or died inside it (",
+                    peers.size() == 1 ? peers[0] : "one of " + absl::StrJoin(peers, ", "), ")");
   }
   return absl::Status(failure.code(), message);
 }

@@ -18,8 +18,15 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/model/test_models.h"
 #include "common/net.h"
+#include "learner/rl_test_util.h"
+#include "learner/rl_trainer.h"
+#include "learner/rollout_batch.h"
 
 extern char** environ;
 
@@ -448,6 +455,100 @@ TEST(DistributedTest, TrainingKeepsParametersBitIdenticalAndMatchesOneRank) {
   };
   const torch::Tensor diff = (floats(p0) - floats(after)).abs().max();
   EXPECT_LE(diff.item<float>(), 1e-5f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The RL trainer over two ranks: identical parameters, and the update of one rank on the whole
+// batch
+
+constexpr int kRlSteps = 3;
+
+// Trains a GRPO and a PPO policy for kRlSteps on fixed rollouts (the same on every rank; each
+// rank trains its shard). Returns the parameters' bytes and appends each step's policy loss.
+std::string TrainRl(int rank, int world, ProcessGroup* pg, std::vector<double>* losses) {
+  std::string bytes;
+  for (v1::Algorithm algorithm : {v1::ALGORITHM_GRPO, v1::ALGORITHM_PPO}) {
+    v1::RunConfig config = rl_testing::TestConfig(algorithm, 4, 3);
+    config.mutable_learner()->set_micro_batch_size(2);
+    config.mutable_learner()->set_whiten_advantages(false);  // per-shard statistics otherwise
+    // Adam divides by sqrt(v) + eps: with a tiny eps, float32 summation order (which sharding
+    // changes) flips near-zero gradients into full-size updates. A large eps keeps the update
+    // linear in the gradient, so parameters can be compared too, not only losses.
+    config.mutable_learner()->mutable_optimizer()->set_eps(1e-3);
+    Transformer policy = algorithm == v1::ALGORITHM_PPO
+                             ? rl_testing::PolicyWithHead(5)
+                             : testing_models::MakeModel(testing_models::Variant::kQwen2, 5);
+    GradientAverager averager;
+    if (pg != nullptr) averager = [pg](std::vector<torch::Tensor>& t) { return pg->AllReduceMean(t); };
+    auto trainer = RlTrainer::Create(
+        config, {policy, testing_models::MakeModel(testing_models::Variant::kQwen2, 5), nullptr},
+        rank, world, averager);
+    EXPECT_TRUE(trainer.ok()) << trainer.status();
+    if (!trainer.ok()) return "";
+    for (int step = 0; step < kRlSteps; ++step) {
+      Transformer sampler = testing_models::MakeModel(testing_models::Variant::kQwen2, 77);
+      auto groups = rl_testing::Rollouts(sampler, rl_testing::Prompts(), 3, 500 + step,
+                                         [](const Completion& c) {
+                                           return static_cast<double>(c.token_ids.back() % 4);
+                                         });
+      auto batch = MakeRolloutBatch(groups, 0, 0);
+      EXPECT_TRUE(batch.ok());
+      auto stats = (*trainer)->Step(*batch);
+      EXPECT_TRUE(stats.ok()) << stats.status();
+      if (stats.ok()) losses->push_back(stats->policy_loss);
+    }
+    for (const torch::Tensor& p : policy->parameters()) {
+      const torch::Tensor c = p.detach().contiguous();
+      bytes.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+    }
+  }
+  return bytes;
+}
+
+TEST(DistributedChild, RlTrain) {
+  SKIP_UNLESS_RANK();
+  auto pg = GroupFromEnv(absl::Seconds(30), /*bucket_bytes=*/4096);
+  ASSERT_NE(pg, nullptr);
+  std::vector<double> losses;
+  const std::string bytes = TrainRl(pg->rank(), pg->world_size(), pg.get(), &losses);
+  WriteFile(absl::StrCat(OutDir(), "/params.", pg->rank()), bytes);
+  std::string text;
+  for (double l : losses) absl::StrAppend(&text, absl::StrFormat("%.17g\n", l));
+  WriteFile(absl::StrCat(OutDir(), "/losses.", pg->rank()), text);
+  ASSERT_TRUE(pg->Barrier().ok());
+  MarkDone(pg->rank());
+}
+
+TEST(DistributedTest, RlTrainerRanksStayIdenticalAndMatchOneRank) {
+  Ranks ranks("RlTrain");
+  ranks.Spawn(0, 2);
+  ranks.Spawn(1, 2);
+  ranks.ExpectAllSucceed(absl::Seconds(120));
+  const std::string p0 = ReadFile(ranks.out_dir() + "/params.0");
+  ASSERT_FALSE(p0.empty());
+  EXPECT_TRUE(p0 == ReadFile(ranks.out_dir() + "/params.1")) << "parameters differ between ranks";
+  EXPECT_EQ(ReadFile(ranks.out_dir() + "/losses.0"), ReadFile(ranks.out_dir() + "/losses.1"));
+
+  std::vector<double> single_losses;
+  const std::string single = TrainRl(0, 1, nullptr, &single_losses);
+  ASSERT_EQ(single.size(), p0.size());
+  const auto floats = [](const std::string& b) {
+    return torch::from_blob(const_cast<char*>(b.data()),
+                            {static_cast<int64_t>(b.size() / sizeof(float))}, torch::kFloat)
+        .clone();
+  };
+  EXPECT_LE((floats(p0) - floats(single)).abs().max().item<float>(), 1e-5f);
+  std::vector<double> dp_losses;
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile(ranks.out_dir() + "/losses.0"), '\n', absl::SkipEmpty())) {
+    double v = 0;
+    ASSERT_TRUE(absl::SimpleAtod(line, &v));
+    dp_losses.push_back(v);
+  }
+  ASSERT_EQ(dp_losses.size(), single_losses.size());
+  for (size_t i = 0; i < dp_losses.size(); ++i) {
+    EXPECT_NEAR(dp_losses[i], single_losses[i], 1e-5) << "step " << i;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "common/tokenizer/tokenizer.h"
 #include "common/weight_codec.h"
 #include "learner/checkpoint.h"
+#include "learner/distributed.h"
 #include "learner/jsonl_prompt_source.h"
 #include "learner/learner_metrics.h"
 #include "learner/learner_service.h"
@@ -98,6 +100,41 @@ TensorMap PolicyTensors(Transformer& policy) {
   return tensors;
 }
 
+// What rank 0 tells the other ranks, one BroadcastBytes per message: a kind byte, then for kStep
+// the batch's trajectories (in batch order) and the policy version as a PushRolloutsRequest.
+enum class Command : char { kNoop = 'n', kStep = 's', kStop = 'x' };
+
+std::string EncodeStep(const std::vector<PromptGroup>& groups, uint64_t version) {
+  v1::PushRolloutsRequest request;
+  request.set_batch_seq(version);
+  for (const PromptGroup& g : groups) {
+    for (const v1::Trajectory& t : g.samples) *request.add_trajectories() = t;
+  }
+  return std::string(1, static_cast<char>(Command::kStep)) + request.SerializeAsString();
+}
+
+absl::StatusOr<std::vector<PromptGroup>> DecodeStep(absl::string_view bytes, uint64_t* version) {
+  v1::PushRolloutsRequest request;
+  if (!request.ParseFromArray(bytes.data() + 1, static_cast<int>(bytes.size() - 1))) {
+    return absl::DataLossError("rank 0 sent a step that does not parse");
+  }
+  *version = request.batch_seq();
+  std::vector<PromptGroup> groups;
+  for (v1::Trajectory& t : *request.mutable_trajectories()) {
+    if (groups.empty() || groups.back().lease_id != t.lease_id()) {
+      PromptGroup& g = groups.emplace_back();
+      g.lease_id = t.lease_id();
+      g.prompt.token_ids.assign(t.prompt_ids().begin(), t.prompt_ids().end());
+    }
+    groups.back().samples.push_back(std::move(t));
+  }
+  return groups;
+}
+
+v1::DistBackend BackendOrAuto(v1::DistBackend backend) {
+  return backend == v1::DIST_BACKEND_UNSPECIFIED ? v1::DIST_BACKEND_AUTO : backend;
+}
+
 }  // namespace
 
 class Learner::Impl {
@@ -108,6 +145,11 @@ class Learner::Impl {
   int port() const { return port_; }
 
  private:
+  // Ranks other than 0: take the steps rank 0 broadcasts until it says stop.
+  absl::Status RunFollower();
+  absl::Status Broadcast(std::string bytes);
+  bool leader() const { return rank_.rank == 0; }
+
   absl::Status Publish();
   absl::Status Checkpoint();
   absl::Status WriteSummary(bool finished);
@@ -115,6 +157,9 @@ class Learner::Impl {
 
   v1::RunConfig config_;
   LearnerOptions options_;
+  RankInfo rank_;
+  std::unique_ptr<ProcessGroup> group_;  // null for one rank
+  std::chrono::steady_clock::time_point last_broadcast_;
   std::string fingerprint_;
   std::string checkpoint_root_;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -138,6 +183,18 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   config_ = config;
   options_ = options;
   fingerprint_ = ConfigFingerprint(config);
+  ASSIGN_OR_RETURN(rank_, RankInfoFromEnv());
+  if (rank_.world_size > 1) {
+    ProcessGroupOptions group_options;
+    group_options.timeout = absl::Seconds(config.learner().collective_timeout_s());
+    std::string backend = v1::DistBackend_Name(BackendOrAuto(config.learner().backend()));
+    backend = backend.substr(backend.rfind('_') + 1);
+    std::transform(backend.begin(), backend.end(), backend.begin(), ::tolower);
+    group_options.backend = backend;
+    PELICAN_LOG(INFO) << "rank " << rank_.rank << " of " << rank_.world_size << ", rendezvous at "
+                      << rank_.master_addr << ":" << rank_.master_port << " (" << backend << ")";
+    ASSIGN_OR_RETURN(group_, CreateProcessGroup(rank_, group_options));
+  }
   const std::string& run_dir = options.run_dir;
   checkpoint_root_ = run_dir + "/checkpoints";
   RETURN_IF_ERROR(MakeDirs(checkpoint_root_));
@@ -192,7 +249,27 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
     ASSIGN_OR_RETURN(LoadedModel critic, LoadModel(critic_dir, critic_load));
     models.critic = critic.model;
   }
-  ASSIGN_OR_RETURN(trainer_, RlTrainer::Create(config, models, 0, 1));
+  GradientAverager averager;
+  if (group_) {
+    ProcessGroup* group = group_.get();
+    averager = [group](std::vector<torch::Tensor>& t) { return group->AllReduceMean(t); };
+    // Every rank loaded the same files; rank 0's weights are made everyone's all the same.
+    std::vector<torch::Tensor> params = models.policy->parameters();
+    if (models.critic) {
+      for (const torch::Tensor& p : models.critic->parameters()) params.push_back(p);
+    }
+    RETURN_IF_ERROR(group_->Broadcast(params, 0));
+  }
+  ASSIGN_OR_RETURN(trainer_, RlTrainer::Create(config, models, rank_.rank, rank_.world_size,
+                                               std::move(averager)));
+  if (!leader()) {
+    if (resume) {
+      v1::TrainerState trainer_state;
+      RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kTrainerStateFile, &trainer_state));
+      RETURN_IF_ERROR(trainer_->Restore(trainer_state, resume->dir));
+    }
+    return absl::OkStatus();  // rank 0 alone serves, leases, publishes and checkpoints
+  }
 
   // Prompts.
   ASSIGN_OR_RETURN(TaskFiles files,
@@ -312,8 +389,40 @@ absl::Status Learner::Impl::WriteSummary(bool finished) {
   return WriteFileAtomic(path, summary.dump(2) + "\n");
 }
 
+absl::Status Learner::Impl::Broadcast(std::string bytes) {
+  last_broadcast_ = std::chrono::steady_clock::now();
+  if (!group_) return absl::OkStatus();
+  return group_->BroadcastBytes(&bytes, 0);
+}
+
+absl::Status Learner::Impl::RunFollower() {
+  PELICAN_LOG(INFO) << "rank " << rank_.rank << " following rank 0 from step "
+                    << trainer_->steps();
+  while (true) {
+    std::string bytes;
+    RETURN_IF_ERROR(group_->BroadcastBytes(&bytes, 0));
+    if (bytes.empty()) return absl::DataLossError("rank 0 sent an empty command");
+    const Command kind = static_cast<Command>(bytes[0]);
+    if (kind == Command::kStop) break;
+    if (kind != Command::kStep) continue;
+    uint64_t version = 0;
+    ASSIGN_OR_RETURN(std::vector<PromptGroup> groups, DecodeStep(bytes, &version));
+    ASSIGN_OR_RETURN(RolloutBatch batch, MakeRolloutBatch(groups, pad_id_, version));
+    RETURN_IF_ERROR(trainer_->Step(batch).status());
+  }
+  PELICAN_LOG(INFO) << "rank " << rank_.rank << " stopped at step " << trainer_->steps();
+  return absl::OkStatus();
+}
+
 absl::Status Learner::Impl::Run(SignalWatcher& signals) {
+  // Other ranks leave stopping to rank 0, which checkpoints first and then tells them.
+  if (!leader()) return RunFollower();
   started_ = std::chrono::steady_clock::now();
+  last_broadcast_ = started_;
+  // Followers wait in BroadcastBytes under the collective timeout: keep them company while
+  // actors are slow.
+  const auto heartbeat = std::chrono::duration<double>(
+      std::min(10.0, config_.learner().collective_timeout_s() / 3));
   const uint64_t total = config_.learner().total_steps();
   const uint32_t every = config_.learner().checkpoint().every_steps();
   auto wait_start = std::chrono::steady_clock::now();
@@ -327,6 +436,10 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
     }
     std::vector<PromptGroup> groups = ledger_->TryTakeBatch();
     if (groups.empty()) {
+      if (group_ && std::chrono::steady_clock::now() - last_broadcast_ > heartbeat) {
+        status = Broadcast(std::string(1, static_cast<char>(Command::kNoop)));
+        if (!status.ok()) break;
+      }
       ledger_->ExpireLeases();
       if (metrics_) {
         metrics_->RecordLedger(ledger_->Stats());
@@ -342,6 +455,10 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
     if (!batch.ok()) {
       status = batch.status();
       break;
+    }
+    if (group_) {
+      status = Broadcast(EncodeStep(groups, version()));
+      if (!status.ok()) break;
     }
     absl::StatusOr<RlStepStats> stats = trainer_->Step(*batch);
     if (!stats.ok()) {
@@ -383,6 +500,11 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   if (absl::Status ckpt = Checkpoint(); !ckpt.ok()) {
     PELICAN_LOG(ERROR) << "final checkpoint failed: " << ckpt;
     if (status.ok()) status = ckpt;
+  }
+  if (group_) {
+    if (absl::Status s = Broadcast(std::string(1, static_cast<char>(Command::kStop))); !s.ok()) {
+      PELICAN_LOG(ERROR) << "telling the other ranks to stop: " << s;
+    }
   }
   service_->SetDone();
   ledger_->Shutdown();

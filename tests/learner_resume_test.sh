@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Exact resume: a learner killed with SIGKILL after a checkpoint and started again on its run
+# Exact resume, and data parallelism as processes. A learner killed with SIGKILL after a checkpoint and started again on its run
 # directory takes the same steps as one that was never interrupted. A deterministic fake actor
 # (tests/fake_actor.py, stubs generated from the .proto files) feeds both runs the same batches;
 # the per-step losses of the 10+ steps after the checkpoint must match (bitwise or 1e-6 relative).
@@ -72,5 +72,40 @@ for s in steps:
 print(f"steps {steps[0]}..{steps[-1]}: worst relative difference {worst:.3g}")
 sys.exit(0 if worst <= 1e-6 else 1)
 PY
+# Two data-parallel ranks (Gloo on loopback) train the same run; then one is stopped with
+# SIGSTOP and the other must fail within the collective timeout, naming it.
+start_ranks() {  # start_ranks RUN_DIR EXTRA_SET...: sets $rank0 $rank1 $actor
+  local dir=$1; shift
+  local port mport fp2
+  port=$(free_port); mport=$(free_port)
+  fp2=$("$pelican" config check "$cfg" "${sets[@]}" "$@" 2>&1 | sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p' | tail -1)
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$mport "$pelican" learner "$cfg" \
+      "${sets[@]}" "$@" --run_dir "$dir" --listen "127.0.0.1:$port" --metrics_listen 127.0.0.1:0 \
+      >>"$dir.rank$r.log" 2>&1 &
+    eval "rank$r=$!"; pids+=($!)
+  done
+  "$py" "$src/tests/fake_actor.py" "$tmp/gen" "127.0.0.1:$port" "$fp2" "$tok" 4 2 >>"$dir.actor.log" 2>&1 &
+  actor=$!; pids+=($actor)
+}
+start_ranks "$tmp/c" --set learner.algorithm=grpo --set learner.kl.coef=0
+wait $rank0; rc0=$?
+wait $rank1; rc1=$?
+check "two ranks finish the run" test $rc0 -eq 0 -a $rc1 -eq 0
+check "rank 1 trained every step" grep -q "rank 1 stopped at step 16" "$tmp/c.rank1.log"
+check "two ranks wrote 16 steps" test "$(wc -l <"$tmp/c/metrics.jsonl")" -eq 16
+
+start_ranks "$tmp/d" --set learner.algorithm=grpo --set learner.kl.coef=0 \
+  --set learner.collective_timeout_s=3
+wait_for "$tmp/d/metrics.jsonl" '"step":3,' 60
+kill -STOP $rank1
+stopped=$(date +%s)
+wait $rank0; rc0=$?
+elapsed=$(($(date +%s) - stopped))
+kill -9 $rank1 $actor 2>/dev/null
+echo "rank 0 ended $elapsed s after rank 1 was stopped (timeout 3 s): $(grep -m1 'error' "$tmp/d.rank0.log")"
+check "rank 0 fails when rank 1 hangs" test $rc0 -ne 0
+check "within the timeout plus slack" test $elapsed -le 20
+check "its error names rank 1" grep -q "rank 1" "$tmp/d.rank0.log"
 if [ $fail -ne 0 ]; then for f in "$tmp"/*.log; do echo "== $f"; tail -20 "$f"; done; fi
 exit $fail
