@@ -479,7 +479,8 @@ std::string TrainRl(int rank, int world, ProcessGroup* pg, std::vector<double>* 
                              ? rl_testing::PolicyWithHead(5)
                              : testing_models::MakeModel(testing_models::Variant::kQwen2, 5);
     GradientAverager averager;
-    if (pg != nullptr) averager = [pg](std::vector<torch::Tensor>& t) { return pg->AllReduceMean(t); };
+    if (pg != nullptr)
+      averager = [pg](std::vector<torch::Tensor>& t) { return pg->AllReduceMean(t); };
     auto trainer = RlTrainer::Create(
         config, {policy, testing_models::MakeModel(testing_models::Variant::kQwen2, 5), nullptr},
         rank, world, averager);
@@ -487,10 +488,9 @@ std::string TrainRl(int rank, int world, ProcessGroup* pg, std::vector<double>* 
     if (!trainer.ok()) return "";
     for (int step = 0; step < kRlSteps; ++step) {
       Transformer sampler = testing_models::MakeModel(testing_models::Variant::kQwen2, 77);
-      auto groups = rl_testing::Rollouts(sampler, rl_testing::Prompts(), 3, 500 + step,
-                                         [](const Completion& c) {
-                                           return static_cast<double>(c.token_ids.back() % 4);
-                                         });
+      auto groups = rl_testing::Rollouts(
+          sampler, rl_testing::Prompts(), 3, 500 + step,
+          [](const Completion& c) { return static_cast<double>(c.token_ids.back() % 4); });
       auto batch = MakeRolloutBatch(groups, 0, 0);
       EXPECT_TRUE(batch.ok());
       auto stats = (*trainer)->Step(*batch);

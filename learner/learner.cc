@@ -396,8 +396,7 @@ absl::Status Learner::Impl::Broadcast(std::string bytes) {
 }
 
 absl::Status Learner::Impl::RunFollower() {
-  PELICAN_LOG(INFO) << "rank " << rank_.rank << " following rank 0 from step "
-                    << trainer_->steps();
+  PELICAN_LOG(INFO) << "rank " << rank_.rank << " following rank 0 from step " << trainer_->steps();
   while (true) {
     std::string bytes;
     RETURN_IF_ERROR(group_->BroadcastBytes(&bytes, 0));
@@ -421,8 +420,8 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   last_broadcast_ = started_;
   // Followers wait in BroadcastBytes under the collective timeout: keep them company while
   // actors are slow.
-  const auto heartbeat = std::chrono::duration<double>(
-      std::min(10.0, config_.learner().collective_timeout_s() / 3));
+  const auto heartbeat =
+      std::chrono::duration<double>(std::min(10.0, config_.learner().collective_timeout_s() / 3));
   const uint64_t total = config_.learner().total_steps();
   const uint32_t every = config_.learner().checkpoint().every_steps();
   auto wait_start = std::chrono::steady_clock::now();

@@ -77,9 +77,9 @@ inline Transformer PolicyWithHead(uint64_t seed) {
 // Samples `n` completions for each of `prompts` from `model` and wraps them as ledger groups
 // with rewards from `reward(completion)`.
 inline std::vector<PromptGroup> Rollouts(Transformer& model,
-                                  const std::vector<std::vector<int32_t>>& prompts, uint32_t n,
-                                  uint64_t seed,
-                                  const std::function<double(const Completion&)>& reward) {
+                                         const std::vector<std::vector<int32_t>>& prompts,
+                                         uint32_t n, uint64_t seed,
+                                         const std::function<double(const Completion&)>& reward) {
   GenerateOptions options;
   options.sampling.temperature = 1.0;
   options.sampling.max_new_tokens = 6;

@@ -7,8 +7,8 @@
 
 #include "common/model/generate.h"
 #include "common/model/test_models.h"
-#include "learner/rl_test_util.h"
 #include "learner/optimizer.h"
+#include "learner/rl_test_util.h"
 
 namespace pelican {
 namespace {
