@@ -277,6 +277,27 @@ class Ranks {
   std::map<int, pid_t> pids_;
 };
 
+// Spawns ranks 0 and 1 of `ranks`' case, waits for both, expects the parameter bytes they wrote
+// (params.<rank>) to be identical and returns rank 0's ("" when missing).
+std::string RunTwoRanksForParams(Ranks& ranks, absl::Duration timeout) {
+  ranks.Spawn(0, 2);
+  ranks.Spawn(1, 2);
+  ranks.ExpectAllSucceed(timeout);
+  const std::string p0 = ReadFile(ranks.out_dir() + "/params.0");
+  EXPECT_TRUE(p0 == ReadFile(ranks.out_dir() + "/params.1")) << "parameters differ between ranks";
+  return p0;
+}
+
+// Largest element-wise difference of two float32 parameter dumps of equal size.
+float MaxFloatDifference(const std::string& a, const std::string& b) {
+  const auto floats = [](const std::string& bytes) {
+    return torch::from_blob(const_cast<char*>(bytes.data()),
+                            {static_cast<int64_t>(bytes.size() / sizeof(float))}, torch::kFloat)
+        .clone();
+  };
+  return (floats(a) - floats(b)).abs().max().item<float>();
+}
+
 std::unique_ptr<ProcessGroup> GroupFromEnv(absl::Duration timeout, size_t bucket_bytes) {
   auto info = RankInfoFromEnv();
   EXPECT_TRUE(info.ok()) << info.status();
@@ -434,13 +455,8 @@ TEST(DistributedChild, Train) {
 
 TEST(DistributedTest, TrainingKeepsParametersBitIdenticalAndMatchesOneRank) {
   Ranks ranks("Train");
-  ranks.Spawn(0, 2);
-  ranks.Spawn(1, 2);
-  ranks.ExpectAllSucceed(absl::Seconds(60));
-  const std::string p0 = ReadFile(ranks.out_dir() + "/params.0");
-  const std::string p1 = ReadFile(ranks.out_dir() + "/params.1");
+  const std::string p0 = RunTwoRanksForParams(ranks, absl::Seconds(60));
   ASSERT_FALSE(p0.empty());
-  EXPECT_TRUE(p0 == p1) << "parameters differ between ranks";
 
   Trainee whole;  // one process, the whole batch
   const std::string before = whole.ParamBytes();
@@ -448,13 +464,7 @@ TEST(DistributedTest, TrainingKeepsParametersBitIdenticalAndMatchesOneRank) {
   const std::string after = whole.ParamBytes();
   ASSERT_EQ(after.size(), p0.size());
   EXPECT_NE(after, before) << "training moved nothing; the test would prove nothing";
-  const auto floats = [](const std::string& bytes) {
-    return torch::from_blob(const_cast<char*>(bytes.data()),
-                            {static_cast<int64_t>(bytes.size() / sizeof(float))}, torch::kFloat)
-        .clone();
-  };
-  const torch::Tensor diff = (floats(p0) - floats(after)).abs().max();
-  EXPECT_LE(diff.item<float>(), 1e-5f);
+  EXPECT_LE(MaxFloatDifference(p0, after), 1e-5f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,23 +531,14 @@ TEST(DistributedChild, RlTrain) {
 
 TEST(DistributedTest, RlTrainerRanksStayIdenticalAndMatchOneRank) {
   Ranks ranks("RlTrain");
-  ranks.Spawn(0, 2);
-  ranks.Spawn(1, 2);
-  ranks.ExpectAllSucceed(absl::Seconds(120));
-  const std::string p0 = ReadFile(ranks.out_dir() + "/params.0");
+  const std::string p0 = RunTwoRanksForParams(ranks, absl::Seconds(120));
   ASSERT_FALSE(p0.empty());
-  EXPECT_TRUE(p0 == ReadFile(ranks.out_dir() + "/params.1")) << "parameters differ between ranks";
   EXPECT_EQ(ReadFile(ranks.out_dir() + "/losses.0"), ReadFile(ranks.out_dir() + "/losses.1"));
 
   std::vector<double> single_losses;
   const std::string single = TrainRl(0, 1, nullptr, &single_losses);
   ASSERT_EQ(single.size(), p0.size());
-  const auto floats = [](const std::string& b) {
-    return torch::from_blob(const_cast<char*>(b.data()),
-                            {static_cast<int64_t>(b.size() / sizeof(float))}, torch::kFloat)
-        .clone();
-  };
-  EXPECT_LE((floats(p0) - floats(single)).abs().max().item<float>(), 1e-5f);
+  EXPECT_LE(MaxFloatDifference(p0, single), 1e-5f);
   std::vector<double> dp_losses;
   for (absl::string_view line :
        absl::StrSplit(ReadFile(ranks.out_dir() + "/losses.0"), '\n', absl::SkipEmpty())) {

@@ -11,16 +11,8 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-fail=0
-check() {
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
-}
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {  # wait_for FILE PATTERN SECONDS
-  for _ in $(seq $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timed out waiting for '$2' in $1"; tail -20 "$1"; return 1
-}
+# shellcheck source=tests/lib.sh
+source "$src/tests/lib.sh"
 
 mkdir -p "$tmp/gen"
 protoc -I"$src/proto" --python_out="$tmp/gen" --grpc_out="$tmp/gen" \
