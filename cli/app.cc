@@ -20,6 +20,7 @@ int Main(int argc, char** argv) {
   AddLearnerCommand(&app, &run);
   AddModelCommand(&app, &run);
   AddRewardCommand(&app, &run);
+  AddRmCommand(&app, &run);
   AddRunCommand(&app, &run);
   AddSftCommand(&app, &run);
   AddTokenizeCommand(&app, &run);

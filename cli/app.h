@@ -16,6 +16,7 @@ void AddConfigCommand(CLI::App* app, RunFn* run);
 void AddEvalCommand(CLI::App* app, RunFn* run);
 void AddLearnerCommand(CLI::App* app, RunFn* run);
 void AddRewardCommand(CLI::App* app, RunFn* run);
+void AddRmCommand(CLI::App* app, RunFn* run);
 void AddRunCommand(CLI::App* app, RunFn* run);
 void AddSftCommand(CLI::App* app, RunFn* run);
 void AddModelCommand(CLI::App* app, RunFn* run);

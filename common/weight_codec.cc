@@ -39,29 +39,6 @@ absl::Status Loss(const std::string& what) { return absl::DataLossError(what); }
 
 }  // namespace
 
-uint32_t EncodedWeights::num_chunks() const {
-  return data.empty() ? 1 : static_cast<uint32_t>((data.size() + bucket_bytes - 1) / bucket_bytes);
-}
-
-v1::WeightChunk EncodedWeights::Chunk(uint32_t index) const {
-  v1::WeightChunk c;
-  const uint32_t n = num_chunks();
-  c.set_policy_version(version);
-  c.set_chunk_index(index);
-  c.set_num_chunks(n);
-  const size_t begin = static_cast<size_t>(index) * bucket_bytes;
-  const size_t end = std::min(data.size(), begin + bucket_bytes);
-  c.set_offset(begin);
-  c.set_data(data.data() + begin, end - begin);
-  if (index == 0) {
-    for (const auto& t : tensors) *c.add_tensors() = t;
-    c.set_total_bytes(data.size());
-    c.set_sha256(sha256);
-  }
-  c.set_last(index + 1 == n);
-  return c;
-}
-
 absl::StatusOr<EncodedWeights> EncodeWeights(uint64_t version, const TensorMap& tensors,
                                              size_t bucket_bytes) {
   if (tensors.empty()) return absl::InvalidArgumentError("no tensors to publish");
@@ -71,7 +48,7 @@ absl::StatusOr<EncodedWeights> EncodeWeights(uint64_t version, const TensorMap& 
   w.bucket_bytes = bucket_bytes;
   size_t total = 0;
   for (const auto& [name, t] : tensors) total += t.numel() * t.element_size();
-  w.data.resize(total);
+  std::string data(total, '\0');
   size_t offset = 0;
   for (const auto& [name, t] : tensors) {
     auto dtype = WireDType(t.scalar_type());
@@ -85,11 +62,31 @@ absl::StatusOr<EncodedWeights> EncodeWeights(uint64_t version, const TensorMap& 
     for (int64_t d : cpu.sizes()) slot.add_shape(d);
     slot.set_offset(offset);
     slot.set_nbytes(nbytes);
-    std::memcpy(w.data.data() + offset, cpu.data_ptr(), nbytes);
+    std::memcpy(data.data() + offset, cpu.data_ptr(), nbytes);
     offset += nbytes;
     w.tensors.push_back(std::move(slot));
   }
-  w.sha256 = Sha256Hex(w.data);
+  w.sha256 = Sha256Hex(data);
+  w.total_bytes = data.size();
+  const uint32_t n =
+      data.empty() ? 1 : static_cast<uint32_t>((data.size() + bucket_bytes - 1) / bucket_bytes);
+  w.chunks.resize(n);
+  for (uint32_t index = 0; index < n; ++index) {
+    v1::WeightChunk& c = w.chunks[index];
+    c.set_policy_version(version);
+    c.set_chunk_index(index);
+    c.set_num_chunks(n);
+    const size_t begin = static_cast<size_t>(index) * bucket_bytes;
+    const size_t end = std::min(data.size(), begin + bucket_bytes);
+    c.set_offset(begin);
+    c.set_data(data.data() + begin, end - begin);
+    if (index == 0) {
+      for (const auto& t : w.tensors) *c.add_tensors() = t;
+      c.set_total_bytes(data.size());
+      c.set_sha256(w.sha256);
+    }
+    c.set_last(index + 1 == n);
+  }
   return w;
 }
 

@@ -28,13 +28,16 @@ namespace pelican {
 struct EncodedWeights {
   uint64_t version = 0;
   std::vector<v1::TensorSlot> tensors;
-  std::string data;  // the whole stream
+  size_t total_bytes = 0;  // of the whole stream
   std::string sha256;
   size_t bucket_bytes = 0;
+  // The stream's chunks, built once per version: every watcher writes these very messages, so
+  // streaming a version copies no bytes but gRPC's own.
+  std::vector<v1::WeightChunk> chunks;
 
-  uint32_t num_chunks() const;
+  uint32_t num_chunks() const { return static_cast<uint32_t>(chunks.size()); }
   // Chunk `index` of the stream (REQUIRES: index < num_chunks()).
-  v1::WeightChunk Chunk(uint32_t index) const;
+  const v1::WeightChunk& Chunk(uint32_t index) const { return chunks[index]; }
 };
 
 // Copies `tensors` (any device) into one stream cut into chunks of `bucket_bytes`.

@@ -334,7 +334,7 @@ absl::Status Learner::Impl::Publish() {
   ASSIGN_OR_RETURN(EncodedWeights encoded,
                    EncodeWeights(version(), PolicyTensors(trainer_->policy()),
                                  config_.learner().weight_bucket_bytes()));
-  const size_t bytes = encoded.data.size();
+  const size_t bytes = encoded.total_bytes;
   weights_.Publish(std::make_shared<const EncodedWeights>(std::move(encoded)));
   if (metrics_) metrics_->RecordPublish(Since(start), bytes);
   return absl::OkStatus();

@@ -70,9 +70,9 @@ class WeightsWriter final : public grpc::ServerWriteReactor<v1::WeightChunk> {
         }
       }
       if (current_ != nullptr) {
-        chunk_ = current_->Chunk(next_chunk_);
         writing_ = true;
-        StartWrite(&chunk_);
+        // current_ keeps the message alive until OnWriteDone.
+        StartWrite(&current_->Chunk(next_chunk_));
       }
     }
     if (finish) Finish(grpc::Status::OK);
@@ -84,7 +84,6 @@ class WeightsWriter final : public grpc::ServerWriteReactor<v1::WeightChunk> {
   uint64_t sent_;                                  // guarded by mu_
   std::shared_ptr<const EncodedWeights> current_;  // guarded by mu_
   uint32_t next_chunk_ = 0;                        // guarded by mu_
-  v1::WeightChunk chunk_;                          // guarded by mu_; alive while writing_
   bool writing_ = false;                           // guarded by mu_
   bool finished_ = false;                          // guarded by mu_
 };

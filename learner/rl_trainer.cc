@@ -1,5 +1,8 @@
 #include "learner/rl_trainer.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -15,6 +18,45 @@ namespace pelican {
 namespace {
 
 constexpr uint32_t kTrainerStateFormat = 1;
+
+// bf16 autocast on CUDA for the training forward passes (learner.bf16_autocast), as
+// torch.autocast("cuda", dtype=torch.bfloat16) does: matmuls in bf16, reductions and the loss in
+// fp32. A no-op on the CPU. LibTorch 2.x names the switches per device type.
+class CudaBf16Autocast {
+ public:
+  explicit CudaBf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    previous_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    previous_ = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~CudaBf16Autocast() { Exit(); }
+  // Leaves autocast early: forward passes and the loss run under it, backward does not (as
+  // PyTorch recommends).
+  void Exit() {
+    if (!on_) return;
+    on_ = false;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_enabled(at::kCUDA, previous_);
+#else
+    at::autocast::set_enabled(previous_);
+#endif
+  }
+  CudaBf16Autocast(const CudaBf16Autocast&) = delete;
+  CudaBf16Autocast& operator=(const CudaBf16Autocast&) = delete;
+
+ private:
+  bool on_;
+  bool previous_ = false;
+};
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -218,8 +260,12 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
   const int64_t C = shard.batch.completion_columns();
 
   // Rollout pass: what the policy, the reference and the critic said about the samples before
-  // this step changes anything.
-  {
+  // this step changes anything. Skipped when nothing needs it before training: one epoch of one
+  // mini-batch (the policy is still unchanged when each micro-batch runs, so its detached
+  // logprobs are the old ones), no critic, and no reference (veRL does the same on-policy).
+  const bool single_pass =
+      learner_.ppo_epochs() == 1 && learner_.mini_batches() == 1 && !ppo && !models_.reference;
+  if (!single_pass) {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> old_lp, ref_lp, values;
     for (const RolloutBatch& chunk : Chunks(shard.batch, micro)) {
@@ -247,7 +293,7 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
   }
 
   // KL to the reference at rollout time, and the advantages.
-  torch::Tensor kl = torch::zeros_like(shard.old_logprobs);
+  torch::Tensor kl = torch::zeros_like(mask);
   if (models_.reference) {
     ASSIGN_OR_RETURN(
         kl, KlPerToken(shard.old_logprobs, shard.ref_logprobs, mask, learner_.kl().estimator()));
@@ -289,10 +335,14 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
       (learner_.algorithm() == v1::ALGORITHM_PPO || learner_.algorithm() == v1::ALGORITHM_RLOO)) {
     ASSIGN_OR_RETURN(shard.advantages, WhitenAdvantages(shard.advantages, mask));
   }
-  ASSIGN_OR_RETURN(TruncatedIsResult is,
-                   TruncatedIsWeights(shard.old_logprobs, shard.batch.sampling_logprobs, mask,
-                                      learner_.is_ratio_cap()));
-  shard.is_weights = is.weights;
+  torch::Tensor truncated_fraction = torch::zeros({});
+  if (!single_pass) {
+    ASSIGN_OR_RETURN(TruncatedIsResult is,
+                     TruncatedIsWeights(shard.old_logprobs, shard.batch.sampling_logprobs, mask,
+                                        learner_.is_ratio_cap()));
+    shard.is_weights = is.weights;
+    truncated_fraction = is.truncated_fraction;
+  }
 
   // Global per-rank counts for loss weighting: rank r's mini-batch m is rows
   // r * rows + perm[m * mini .. (m + 1) * mini) of the global batch.
@@ -328,9 +378,20 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
         const double weight = units / mini_units * world_size_;
         TrainRows mb = shard.Select(idx.to(device));
         const torch::Tensor mb_mask = mb.batch.completion_mask;
+        CudaBf16Autocast autocast(learner_.bf16_autocast() && device.is_cuda());
         ASSIGN_OR_RETURN(CompletionOutputs out,
                          ForwardCompletions(models_.policy, mb.batch, temperature, true,
                                             /*with_entropy=*/true, value_head));
+        if (single_pass) {
+          mb.old_logprobs = out.logprobs.detach();
+          ASSIGN_OR_RETURN(TruncatedIsResult is,
+                           TruncatedIsWeights(mb.old_logprobs, mb.batch.sampling_logprobs, mb_mask,
+                                              learner_.is_ratio_cap()));
+          mb.is_weights = is.weights;
+          // One mini-batch: this rank's shard is all of it.
+          truncated_fraction = truncated_fraction +
+                               is.truncated_fraction * (units / local_units.sum().item<double>());
+        }
         PolicyLossOptions options;
         options.clip_eps = learner_.clip_eps();
         options.aggregation = agg;
@@ -366,6 +427,7 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
           vclip = vl.clip_fraction.item<double>();
           loss = loss + learner_.value_coef() * value_loss;
         }
+        autocast.Exit();
         (loss * weight).backward();
         const double share = units / mini_units;
         sum_policy_loss += pl.loss.item<double>() * share;
@@ -396,7 +458,7 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
   std::vector<torch::Tensor> reduce = {
       torch::tensor({sum_policy_loss / passes, sum_value_loss / passes, sum_entropy / passes,
                      sum_clip / passes, sum_vclip / passes, sum_approx_kl / passes,
-                     seq_kl.item<double>(), is.truncated_fraction.item<double>()},
+                     seq_kl.item<double>(), truncated_fraction.item<double>()},
                     torch::kDouble)};
   if (averager_ && world_size_ > 1) {
     RETURN_IF_ERROR(averager_(reduce));

@@ -133,4 +133,16 @@ absl::StatusOr<RolloutBatch> MakeRolloutBatch(const std::vector<PromptGroup>& gr
   return batch;
 }
 
+PromptGroup SingleSampleGroup(const std::vector<int32_t>& prompt,
+                              const std::vector<int32_t>& completion) {
+  PromptGroup group;
+  group.prompt.token_ids = prompt;
+  v1::Trajectory t;
+  t.mutable_prompt_ids()->Add(prompt.begin(), prompt.end());
+  t.mutable_completion_ids()->Add(completion.begin(), completion.end());
+  t.mutable_logprobs()->Resize(static_cast<int>(completion.size()), 0.0f);
+  group.samples.push_back(std::move(t));
+  return group;
+}
+
 }  // namespace pelican

@@ -56,6 +56,11 @@ struct RolloutBatch {
 absl::StatusOr<RolloutBatch> MakeRolloutBatch(const std::vector<PromptGroup>& groups,
                                               int64_t pad_token_id, uint64_t policy_version);
 
+// A group of one sample: `prompt` and `completion` as a trajectory with zero logprobs. How SFT
+// demonstrations and reward-model pairs become batches.
+PromptGroup SingleSampleGroup(const std::vector<int32_t>& prompt,
+                              const std::vector<int32_t>& completion);
+
 }  // namespace pelican
 
 #endif  // PELICAN_LEARNER_ROLLOUT_BATCH_H_

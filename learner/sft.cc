@@ -64,16 +64,9 @@ absl::StatusOr<SftResult> RunSft(const v1::RunConfig& config, const std::string&
   // Every demonstration as a one-sample prompt group, so RolloutBatch does the padding.
   std::vector<PromptGroup> all;
   for (const TextPair& demo : demos) {
-    PromptGroup group;
-    group.prompt.token_ids = tokenizer->EncodeWithSpecial(demo.prompt);
     std::vector<int32_t> completion = tokenizer->Encode(demo.second);
     completion.push_back(eos);
-    v1::Trajectory t;
-    t.mutable_prompt_ids()->Add(group.prompt.token_ids.begin(), group.prompt.token_ids.end());
-    t.mutable_completion_ids()->Add(completion.begin(), completion.end());
-    t.mutable_logprobs()->Resize(static_cast<int>(completion.size()), 0.0f);
-    group.samples.push_back(std::move(t));
-    all.push_back(std::move(group));
+    all.push_back(SingleSampleGroup(tokenizer->EncodeWithSpecial(demo.prompt), completion));
   }
 
   v1::OptimizerSection optimizer = config.learner().optimizer();

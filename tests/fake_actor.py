@@ -6,6 +6,7 @@ logprobs and reward are functions of the prompt ids and the sample index. So two
 this actor see the same batches, and their per-step losses can be compared.
 
 Usage: fake_actor.py GEN_DIR LEARNER CONFIG_FINGERPRINT TOKENIZER_FINGERPRINT PROMPTS_PER_STEP N
+       [DELAY_S]   (pause before each push, so a test can act between two steps)
 """
 import hashlib
 import os
@@ -18,6 +19,7 @@ from pelican.v1 import learner_pb2, learner_pb2_grpc, rollout_pb2  # noqa: E402
 
 target, config_fp, tok_fp = sys.argv[2], sys.argv[3], sys.argv[4]
 per_step, n = int(sys.argv[5]), int(sys.argv[6])
+delay = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
 
 
 def completion(prompt_ids, sample):
@@ -64,6 +66,7 @@ while True:
                 policy_version=leased.policy_version, prompt_ids=p.prompt_ids,
                 completion_ids=ids, logprobs=logprobs,
                 finish_reason=rollout_pb2.FINISH_REASON_LENGTH, reward=reward, sample_index=s))
+    time.sleep(delay)
     seq += 1
     call(stub.PushRollouts, learner_pb2.PushRolloutsRequest(
         actor_id=name, batch_seq=seq, trajectories=trajectories))

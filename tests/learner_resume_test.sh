@@ -27,12 +27,12 @@ sets=(--set "model.policy=$tmp/policy" --set learner.total_steps=16 --set learne
 fp=$("$pelican" config check "$cfg" "${sets[@]}" 2>&1 | sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p' | tail -1)
 tok=$("$py" -c "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest()[:16])" "$tmp/policy/tokenizer.json")
 
-start() {  # start RUN_DIR: learner + fake actor; sets $learner and $actor
+start() {  # start RUN_DIR [DELAY_S]: learner + fake actor; sets $learner and $actor
   local port; port=$(free_port)
   "$pelican" learner "$cfg" "${sets[@]}" --run_dir "$1" --listen "127.0.0.1:$port" \
     --metrics_listen 127.0.0.1:0 >>"$1.log" 2>&1 &
   learner=$!; pids+=($learner)
-  "$py" "$src/tests/fake_actor.py" "$tmp/gen" "127.0.0.1:$port" "$fp" "$tok" 4 2 >>"$1.actor.log" 2>&1 &
+  "$py" "$src/tests/fake_actor.py" "$tmp/gen" "127.0.0.1:$port" "$fp" "$tok" 4 2 "${2:-0}" >>"$1.actor.log" 2>&1 &
   actor=$!; pids+=($actor)
 }
 
@@ -40,12 +40,14 @@ start "$tmp/a"
 wait $learner
 check "uninterrupted learner exits 0" test $? -eq 0
 
-start "$tmp/b"
+# The actor pauses 0.3 s per batch, so the kill lands after step 5 and well before the step-8
+# checkpoint.
+start "$tmp/b" 0.3
 wait_for "$tmp/b.log" "checkpoint .*step-00000004" 120
-wait_for "$tmp/b/metrics.jsonl" '"step":6,' 60
+wait_for "$tmp/b/metrics.jsonl" '"step":5,' 60
 kill -9 $learner $actor
 wait $learner $actor 2>/dev/null
-start "$tmp/b"
+start "$tmp/b" 0
 wait $learner
 check "resumed learner exits 0" test $? -eq 0
 check "resumed from the step-4 checkpoint" grep -q "resuming from .*step-00000004" "$tmp/b.log"
