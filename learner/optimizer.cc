@@ -1,8 +1,11 @@
 #include "learner/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace pelican {
 
@@ -102,6 +105,29 @@ absl::Status ModelOptimizer::Load(const std::string& path) {
     steps_ = static_cast<uint64_t>(steps.item<int64_t>());
   } catch (const c10::Error& e) {
     return absl::DataLossError(absl::StrCat("loading optimizer state from ", path, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+v1::OptimizerSection OfflineOptimizerSection(const v1::OptimizerSection& base, double lr,
+                                             uint32_t steps) {
+  v1::OptimizerSection section = base;
+  section.set_lr(lr);
+  section.set_warmup_steps(std::max<uint32_t>(1, steps / 20));
+  section.set_schedule(v1::LR_SCHEDULE_COSINE);
+  return section;
+}
+
+absl::Status OfflineStep(ModelOptimizer& optimizer, const torch::Tensor& loss, uint32_t step,
+                         uint32_t total, const char* job, OfflineLosses* losses) {
+  loss.backward();
+  RETURN_IF_ERROR(optimizer.Step().status());
+  const double value = loss.item<double>();
+  if (step == 0) losses->first = value;
+  losses->last = value;
+  losses->steps = step + 1;
+  if (total >= 10 && (step + 1) % (total / 10) == 0) {
+    PELICAN_LOG(INFO) << job << " step " << step + 1 << "/" << total << " loss " << value;
   }
   return absl::OkStatus();
 }

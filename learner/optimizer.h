@@ -69,6 +69,23 @@ class ModelOptimizer {
   uint64_t steps_ = 0;
 };
 
+// Offline jobs (sft, rm): the learner's AdamW settings with the job's own learning rate, a 5%
+// warm-up and a cosine decay over `steps`.
+v1::OptimizerSection OfflineOptimizerSection(const v1::OptimizerSection& base, double lr,
+                                             uint32_t steps);
+
+// Losses of an offline job: the first and the last, and the steps taken.
+struct OfflineLosses {
+  double first = 0.0;
+  double last = 0.0;
+  uint64_t steps = 0;
+};
+
+// One step of an offline job: backward of `loss`, an optimizer step, the losses recorded, and a
+// progress line ("<job> step i/total loss x") every tenth of the way.
+absl::Status OfflineStep(ModelOptimizer& optimizer, const torch::Tensor& loss, uint32_t step,
+                         uint32_t total, const char* job, OfflineLosses* losses);
+
 }  // namespace pelican
 
 #endif  // PELICAN_LEARNER_OPTIMIZER_H_

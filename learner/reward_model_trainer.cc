@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
-#include "common/logging.h"
 #include "common/model/hf_model.h"
 #include "common/model/tiny_model.h"
 #include "common/status_macros.h"
@@ -162,11 +161,10 @@ absl::StatusOr<RmResult> TrainRewardModel(const v1::RunConfig& config,
   result.train_pairs = pairs.size();
   result.eval_pairs = eval.size();
   ASSIGN_OR_RETURN(result.eval_accuracy_before, accuracy(eval));
-  v1::OptimizerSection optimizer = config.learner().optimizer();
-  optimizer.set_lr(rm.lr());
-  optimizer.set_warmup_steps(std::max<uint32_t>(1, rm.steps() / 20));
-  optimizer.set_schedule(v1::LR_SCHEDULE_COSINE);
-  ModelOptimizer adam(model.model->parameters(), optimizer, rm.steps());
+  ModelOptimizer adam(model.model->parameters(),
+                      OfflineOptimizerSection(config.learner().optimizer(), rm.lr(), rm.steps()),
+                      rm.steps());
+  OfflineLosses losses;
   size_t cursor = pairs.size();
   for (uint32_t step = 0; step < rm.steps(); ++step) {
     model.model->train();
@@ -182,18 +180,13 @@ absl::StatusOr<RmResult> TrainRewardModel(const v1::RunConfig& config,
     }
     ASSIGN_OR_RETURN(torch::Tensor scores, PairScores(model.model, chosen, rejected, pad));
     const int64_t b = static_cast<int64_t>(chosen.size());
-    torch::Tensor loss =
-        -torch::log_sigmoid(scores.narrow(0, 0, b) - scores.narrow(0, b, b)).mean();
-    loss.backward();
-    RETURN_IF_ERROR(adam.Step().status());
-    const double value = loss.item<double>();
-    if (step == 0) result.first_loss = value;
-    result.last_loss = value;
-    result.steps = step + 1;
-    if (rm.steps() >= 10 && (step + 1) % (rm.steps() / 10) == 0) {
-      PELICAN_LOG(INFO) << "rm step " << step + 1 << "/" << rm.steps() << " loss " << value;
-    }
+    RETURN_IF_ERROR(OfflineStep(
+        adam, -torch::log_sigmoid(scores.narrow(0, 0, b) - scores.narrow(0, b, b)).mean(), step,
+        rm.steps(), "rm", &losses));
   }
+  result.first_loss = losses.first;
+  result.last_loss = losses.last;
+  result.steps = losses.steps;
   ASSIGN_OR_RETURN(result.eval_accuracy, accuracy(eval));
   model.model->eval();
   RETURN_IF_ERROR(SaveModel(rm.output(), model.model, model.generation));

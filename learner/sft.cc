@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
-#include "common/logging.h"
 #include "common/model/hf_model.h"
 #include "common/model/tiny_model.h"
 #include "common/status_macros.h"
@@ -69,11 +68,10 @@ absl::StatusOr<SftResult> RunSft(const v1::RunConfig& config, const std::string&
     all.push_back(SingleSampleGroup(tokenizer->EncodeWithSpecial(demo.prompt), completion));
   }
 
-  v1::OptimizerSection optimizer = config.learner().optimizer();
-  optimizer.set_lr(sft.lr());
-  optimizer.set_warmup_steps(std::max<uint32_t>(1, sft.steps() / 20));
-  optimizer.set_schedule(v1::LR_SCHEDULE_COSINE);
-  ModelOptimizer adam(model.model->parameters(), optimizer, sft.steps());
+  ModelOptimizer adam(model.model->parameters(),
+                      OfflineOptimizerSection(config.learner().optimizer(), sft.lr(), sft.steps()),
+                      sft.steps());
+  OfflineLosses losses;
   model.model->train();
   std::mt19937_64 rng(config.run().seed());
   std::vector<size_t> order(all.size());
@@ -94,17 +92,12 @@ absl::StatusOr<SftResult> RunSft(const v1::RunConfig& config, const std::string&
     ASSIGN_OR_RETURN(RolloutBatch batch, MakeRolloutBatch(batch_groups, pad, 0));
     ASSIGN_OR_RETURN(CompletionOutputs out,
                      ForwardCompletions(model.model, batch, 1.0, true, false, false));
-    torch::Tensor loss = -MaskedMean(out.logprobs, batch.completion_mask);
-    loss.backward();
-    RETURN_IF_ERROR(adam.Step().status());
-    const double value = loss.item<double>();
-    if (step == 0) result.first_loss = value;
-    result.last_loss = value;
-    result.steps = step + 1;
-    if (sft.steps() >= 10 && (step + 1) % (sft.steps() / 10) == 0) {
-      PELICAN_LOG(INFO) << "sft step " << step + 1 << "/" << sft.steps() << " loss " << value;
-    }
+    RETURN_IF_ERROR(OfflineStep(adam, -MaskedMean(out.logprobs, batch.completion_mask), step,
+                                sft.steps(), "sft", &losses));
   }
+  result.first_loss = losses.first;
+  result.last_loss = losses.last;
+  result.steps = losses.steps;
   model.model->eval();
   RETURN_IF_ERROR(SaveModel(output, model.model, model.generation));
   ASSIGN_OR_RETURN(std::string tokenizer_json, ReadFile(init + "/tokenizer.json"));
