@@ -18,16 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/model/generate.h"
 #include "common/model/transformer.h"
 #include "common/runtime.h"
 
 namespace pelican {
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Best of several passes over a buffer far larger than the caches: sum (read only) and copy.
 struct Bandwidth {
@@ -40,11 +37,11 @@ Bandwidth MeasureBandwidth() {
   Bandwidth bw;
   volatile float sink = 0;
   for (int rep = 0; rep < 7; ++rep) {
-    double t0 = Now();
+    double t0 = bench::Now();
     sink = sink + a.sum().item<float>();
-    double t1 = Now();
+    double t1 = bench::Now();
     b.copy_(a);
-    double t2 = Now();
+    double t2 = bench::Now();
     bw.read_gbs = std::max(bw.read_gbs, a.nbytes() / (t1 - t0) / 1e9);
     bw.copy_gbs = std::max(bw.copy_gbs, 2.0 * a.nbytes() / (t2 - t1) / 1e9);  // read + write
   }
@@ -84,9 +81,9 @@ double TimeGenerate(Transformer& model, const std::vector<std::vector<int32_t>>&
   o.use_kv_cache = cache;
   o.max_kv_cache_bytes = int64_t{4} << 30;
   at::Generator gen = at::detail::createCPUGenerator(1);
-  const double t0 = Now();
+  const double t0 = bench::Now();
   auto out = Generate(model, prompts, o, gen);
-  const double t = Now() - t0;
+  const double t = bench::Now() - t0;
   if (!out.ok()) {
     std::fprintf(stderr, "Generate failed: %s\n", std::string(out.status().message()).c_str());
     std::exit(1);

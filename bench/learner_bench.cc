@@ -8,11 +8,7 @@
 //     the same number of bytes over a raw loopback TCP socket (goal >= 0.5).
 //
 // Usage: learner_bench [threads]   (default 2)
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/model/test_models.h"
@@ -36,15 +33,6 @@
 
 namespace pelican {
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 ModelConfig BenchConfig() {
   ModelConfig c = testing_models::SmallConfig(testing_models::Variant::kQwen2);
@@ -102,11 +90,11 @@ double TrainerStep(v1::Algorithm algorithm, const RolloutBatch& batch, int reps)
   PELICAN_CHECK_OK(trainer.status());
   std::vector<double> times;
   for (int i = 0; i <= reps; ++i) {
-    const double t0 = Now();
+    const double t0 = bench::Now();
     PELICAN_CHECK_OK((*trainer)->Step(batch).status());
-    if (i > 0) times.push_back(Now() - t0);
+    if (i > 0) times.push_back(bench::Now() - t0);
   }
-  return Median(times);
+  return bench::Median(times);
 }
 
 // The limit: one forward over the same rows, a policy-gradient loss on the completion tokens,
@@ -119,7 +107,7 @@ double PlainStep(const RolloutBatch& batch, int reps) {
   const torch::Tensor adv = torch::randn({batch.rows(), C});
   std::vector<double> times;
   for (int i = 0; i <= reps; ++i) {
-    const double t0 = Now();
+    const double t0 = bench::Now();
     torch::Tensor logits =
         model->forward(batch.input_ids, batch.attention_mask).narrow(1, P - 1, C);
     torch::Tensor lp = torch::log_softmax(logits.to(torch::kFloat), -1)
@@ -129,46 +117,36 @@ double PlainStep(const RolloutBatch& batch, int reps) {
     adam.zero_grad();
     loss.backward();
     adam.step();
-    if (i > 0) times.push_back(Now() - t0);
+    if (i > 0) times.push_back(bench::Now() - t0);
   }
-  return Median(times);
+  return bench::Median(times);
 }
 
-// Bytes/s of `bytes` sent over a loopback TCP connection in 4 MiB writes.
+// Bytes/s of `bytes` sent over a loopback TCP connection in 4 MiB writes, timed at the receiver
+// from the accepted connection to the last byte.
 double RawTcp(size_t bytes) {
-  const int server = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  PELICAN_CHECK(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len);
-  listen(server, 1);
-  std::thread sender([&] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    PELICAN_CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    std::vector<char> buf(4 << 20, 'x');
-    size_t sent = 0;
-    while (sent < bytes) {
-      const ssize_t n = send(fd, buf.data(), std::min(buf.size(), bytes - sent), 0);
-      PELICAN_CHECK(n > 0);
-      sent += static_cast<size_t>(n);
-    }
-    close(fd);
-  });
-  const int conn = accept(server, nullptr, nullptr);
-  std::vector<char> buf(4 << 20);
-  const double t0 = Now();
-  size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = recv(conn, buf.data(), buf.size(), 0);
-    PELICAN_CHECK(n > 0);
-    got += static_cast<size_t>(n);
-  }
-  const double seconds = Now() - t0;
-  sender.join();
-  close(conn);
-  close(server);
+  double seconds = 0;
+  bench::OverLoopbackTcp(
+      [&](int fd) {
+        std::vector<char> buf(4 << 20);
+        const double t0 = bench::Now();
+        size_t got = 0;
+        while (got < bytes) {
+          const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+          PELICAN_CHECK(n > 0);
+          got += static_cast<size_t>(n);
+        }
+        seconds = bench::Now() - t0;
+      },
+      [&](int fd) {
+        std::vector<char> buf(4 << 20, 'x');
+        size_t sent = 0;
+        while (sent < bytes) {
+          const ssize_t n = send(fd, buf.data(), std::min(buf.size(), bytes - sent), 0);
+          PELICAN_CHECK(n > 0);
+          sent += static_cast<size_t>(n);
+        }
+      });
   return static_cast<double>(bytes) / seconds;
 }
 
@@ -201,12 +179,12 @@ PublishRates Publish(const TensorMap& tensors, size_t bucket_bytes, size_t* tota
     v1::WatchWeightsRequest req;
     req.set_have_version(version - 1);
     auto reader = stub->WatchWeights(ctx.get(), req);
-    const double e0 = Now();
+    const double e0 = bench::Now();
     auto encoded = EncodeWeights(version, tensors, bucket_bytes);
     PELICAN_CHECK_OK(encoded.status());
     *total = encoded->total_bytes;
-    encode_rates.push_back(static_cast<double>(*total) / (Now() - e0));
-    const double t0 = Now();
+    encode_rates.push_back(static_cast<double>(*total) / (bench::Now() - e0));
+    const double t0 = bench::Now();
     weights.Publish(std::make_shared<const EncodedWeights>(*std::move(encoded)));
     v1::WeightChunk chunk;
     size_t got = 0;
@@ -215,7 +193,7 @@ PublishRates Publish(const TensorMap& tensors, size_t bucket_bytes, size_t* tota
       got += chunk.data().size();
       if (chunk.last()) break;
     }
-    const double seconds = Now() - t0;
+    const double seconds = bench::Now() - t0;
     ctx->TryCancel();
     reader->Finish();
     PELICAN_CHECK(got == *total);
@@ -223,7 +201,7 @@ PublishRates Publish(const TensorMap& tensors, size_t bucket_bytes, size_t* tota
   }
   weights.Close();
   server->Shutdown();
-  return {Median(rates), Median(encode_rates)};
+  return {bench::Median(rates), bench::Median(encode_rates)};
 }
 
 int Main(int argc, char** argv) {

@@ -7,11 +7,7 @@
 //  3. p50 latency of an empty call (Info) ÷ a raw loopback TCP round trip (printed as is).
 //
 // Usage: reward_bench [threads] [seconds per measurement]   (default 2, 3)
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/config.h"
 #include "common/model/tiny_model.h"
 #include "common/rpc.h"
@@ -40,16 +37,6 @@ constexpr int64_t kVocab = 512;
 // Sample lengths: prompt and completion tokens (part 2 runs a short size too).
 int prompt_tokens = 32;
 int completion_tokens = 32;
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
 
 v1::RunConfig Config(const std::string& model_dir, int max_batch, int threads) {
   auto config = ParseRunConfig(
@@ -84,20 +71,20 @@ Load Drive(const std::string& target, const RpcSettings& rpc, int clients, int p
   std::mutex mu;
   std::vector<double> latencies;
   std::vector<std::thread> threads;
-  const double end = Now() + seconds;
+  const double end = bench::Now() + seconds;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       auto stub = v1::RewardService::NewStub(rpc.MakeChannel(target));
       v1::ScoreRequest request;
       for (int i = 0; i < per_call; ++i) *request.add_samples() = MakeSample(c * 1000 + i);
       std::vector<double> mine;
-      while (Now() < end) {
+      while (bench::Now() < end) {
         v1::ScoreResponse response;
         auto ctx = rpc.NewClientContext(absl::Seconds(60));
-        const double t0 = Now();
+        const double t0 = bench::Now();
         grpc::Status st = stub->Score(ctx.get(), request, &response);
         PELICAN_CHECK(st.ok()) << st.error_message();
-        mine.push_back(Now() - t0);
+        mine.push_back(bench::Now() - t0);
         samples += per_call;
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -105,8 +92,8 @@ Load Drive(const std::string& target, const RpcSettings& rpc, int clients, int p
     });
   }
   for (auto& t : threads) t.join();
-  return {static_cast<double>(samples.load()) / seconds, Percentile(latencies, 0.5),
-          Percentile(latencies, 0.95)};
+  return {static_cast<double>(samples.load()) / seconds, bench::Percentile(latencies, 0.5),
+          bench::Percentile(latencies, 0.95)};
 }
 
 std::unique_ptr<RewardServer> StartServer(const v1::RunConfig& config, const RpcSettings& rpc) {
@@ -123,42 +110,26 @@ std::unique_ptr<RewardServer> StartServer(const v1::RunConfig& config, const Rpc
 
 // Median round trip of one byte over a loopback TCP connection (TCP_NODELAY), in seconds.
 double TcpRoundTrip() {
-  const int server = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  PELICAN_CHECK(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len);
-  listen(server, 1);
   constexpr int kRounds = 2000;
-  std::thread echo([&] {
-    const int fd = accept(server, nullptr, nullptr);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    char b;
-    for (int i = 0; i < kRounds; ++i) {
-      PELICAN_CHECK(recv(fd, &b, 1, 0) == 1);
-      PELICAN_CHECK(send(fd, &b, 1, 0) == 1);
-    }
-    close(fd);
-  });
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  PELICAN_CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   std::vector<double> rtts;
-  char b = 'x';
-  for (int i = 0; i < kRounds; ++i) {
-    const double t0 = Now();
-    PELICAN_CHECK(send(fd, &b, 1, 0) == 1);
-    PELICAN_CHECK(recv(fd, &b, 1, 0) == 1);
-    rtts.push_back(Now() - t0);
-  }
-  echo.join();
-  close(fd);
-  close(server);
-  return Percentile(rtts, 0.5);
+  bench::OverLoopbackTcp(
+      [](int fd) {
+        char b;
+        for (int i = 0; i < kRounds; ++i) {
+          PELICAN_CHECK(recv(fd, &b, 1, 0) == 1);
+          PELICAN_CHECK(send(fd, &b, 1, 0) == 1);
+        }
+      },
+      [&](int fd) {
+        char b = 'x';
+        for (int i = 0; i < kRounds; ++i) {
+          const double t0 = bench::Now();
+          PELICAN_CHECK(send(fd, &b, 1, 0) == 1);
+          PELICAN_CHECK(recv(fd, &b, 1, 0) == 1);
+          rtts.push_back(bench::Now() - t0);
+        }
+      });
+  return bench::Median(rtts);
 }
 
 int Main(int argc, char** argv) {
@@ -204,12 +175,12 @@ int Main(int argc, char** argv) {
     }
     (*scorers)->default_scorer().Score(inputs);  // warm-up
     int64_t scored = 0;
-    const double t0 = Now();
-    while (Now() - t0 < seconds) {
+    const double t0 = bench::Now();
+    while (bench::Now() - t0 < seconds) {
       for (const auto& r : (*scorers)->default_scorer().Score(inputs)) PELICAN_CHECK_OK(r.status);
       scored += kBatch;
     }
-    in_process = static_cast<double>(scored) / (Now() - t0);
+    in_process = static_cast<double>(scored) / (bench::Now() - t0);
   }
   Load through_grpc;
   {
@@ -263,11 +234,11 @@ int Main(int argc, char** argv) {
     for (int i = 0; i < 2200; ++i) {
       v1::InfoResponse response;
       auto ctx = rpc.NewClientContext(absl::Seconds(10));
-      const double t0 = Now();
+      const double t0 = bench::Now();
       PELICAN_CHECK(stub->Info(ctx.get(), v1::InfoRequest(), &response).ok());
-      if (i >= 200) lat.push_back(Now() - t0);
+      if (i >= 200) lat.push_back(bench::Now() - t0);
     }
-    empty_p50 = Percentile(lat, 0.5);
+    empty_p50 = bench::Percentile(lat, 0.5);
   }
   const double rtt = TcpRoundTrip();
   std::printf(
