@@ -4,15 +4,8 @@
 # (tests/fake_actor.py, stubs generated from the .proto files) feeds both runs the same batches;
 # the per-step losses of the 10+ steps after the checkpoint must match (bitwise or 1e-6 relative).
 # Usage: learner_resume_test.sh PELICAN SRC
-set -u
-pelican=$1
-src=$2
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
-source "$src/tests/lib.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
 mkdir -p "$tmp/gen"
 protoc -I"$src/proto" --python_out="$tmp/gen" --grpc_out="$tmp/gen" \

@@ -1,5 +1,15 @@
-# Helpers shared by the multi-process shell tests (source it): check, free_port, wait_for.
-# Expects $py (a Python 3) and sets $fail.
+# Set-up and helpers shared by the multi-process shell tests. A test script taking PELICAN SRC
+# starts with:   source "$(dirname "$0")/lib.sh" "$@"
+# which sets $pelican, $src, $py (Debian's Python, which has grpc), a scratch $tmp, and $pids
+# (every pid added there is SIGKILLed, and $tmp removed, when the script exits), then defines
+# check, free_port and wait_for. $fail is 1 once a check failed.
+set -u
+pelican=$1
+src=$2
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 fail=0
 check() {  # check NAME COMMAND...: runs COMMAND, prints ok/FAIL NAME, remembers a failure
   local name=$1; shift

@@ -4,15 +4,8 @@
 # is killed with SIGKILL mid-run and a new one joins. Checks: the run finishes, nothing is counted
 # twice, the ledger balances, and a learner killed with SIGKILL resumes from its
 # checkpoint. Usage: pipeline_test.sh PELICAN SRC
-set -u
-pelican=$1
-src=$2
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
-source "$src/tests/lib.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
 cfg=$src/examples/arithmetic-grpo.yaml
 run=$tmp/run

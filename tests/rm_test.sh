@@ -1,17 +1,10 @@
 #!/usr/bin/env bash
 # `pelican rm` end to end: preference pairs labelled by a known rater (more "ab" than "ba" is
-# better: a judgement about order, which a model with random weights does not make), half in the HH-RLHF transcript form, train a tiny reward model on the policy's
-# tokenizer; its held-out pairwise accuracy must be well above chance, and `pelican reward` must
-# load it and serve. Usage: rm_test.sh PELICAN SRC
-set -u
-pelican=$1
-src=$2
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+# better: a judgement about order, which a model with random weights does not make), half in the
+# HH-RLHF transcript form, train a tiny reward model on the policy's tokenizer; its held-out
+# pairwise accuracy must be well above chance, and `pelican reward` must load it and serve. Usage: rm_test.sh PELICAN SRC
 # shellcheck source=tests/lib.sh
-source "$src/tests/lib.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
 "$py" - "$tmp/pairs.jsonl" <<'PY'
 import json, random, sys
