@@ -4,12 +4,12 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/model/hf_model.h"
 #include "common/model/tiny_model.h"
 #include "common/status_macros.h"
 #include "common/tokenizer/tokenizer.h"
+#include "learner/jsonl_lines.h"
 #include "learner/optimizer.h"
 #include "learner/rollout_batch.h"
 #include "nlohmann/json.hpp"
@@ -51,34 +51,26 @@ absl::StatusOr<torch::Tensor> PairScores(Transformer& model, const std::vector<P
 }  // namespace
 
 absl::StatusOr<std::vector<PreferencePair>> ReadPreferencePairs(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   std::vector<PreferencePair> pairs;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == absl::string_view::npos) continue;
-    auto bad = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", why));
-    };
-    nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  RETURN_IF_ERROR(ForEachJsonlObject(path, [&](const nlohmann::json& j, int line) {
     for (const char* key : {"chosen", "rejected"}) {
       if (!j.contains(key) || !j[key].is_string()) {
-        return bad(absl::StrCat("\"", key, "\" must be a string"));
+        return JsonlError(path, line, absl::StrCat("\"", key, "\" must be a string"));
       }
     }
     const std::string chosen = j["chosen"].get<std::string>();
     const std::string rejected = j["rejected"].get<std::string>();
-    if (chosen == rejected) return bad("chosen and rejected are the same");
+    if (chosen == rejected) return JsonlError(path, line, "chosen and rejected are the same");
     if (j.contains("prompt")) {
-      if (!j["prompt"].is_string()) return bad("\"prompt\" must be a string");
+      if (!j["prompt"].is_string()) return JsonlError(path, line, "\"prompt\" must be a string");
       pairs.push_back({j["prompt"].get<std::string>(), chosen, rejected});
-    } else {
-      absl::StatusOr<PreferencePair> split = SplitTranscripts(chosen, rejected);
-      if (!split.ok()) return bad(split.status().message());
-      pairs.push_back(*std::move(split));
+      return absl::OkStatus();
     }
-  }
+    absl::StatusOr<PreferencePair> split = SplitTranscripts(chosen, rejected);
+    if (!split.ok()) return JsonlError(path, line, std::string(split.status().message()));
+    pairs.push_back(*std::move(split));
+    return absl::OkStatus();
+  }));
   if (pairs.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no pairs"));
   return pairs;
 }

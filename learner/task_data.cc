@@ -4,9 +4,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/status_macros.h"
+#include "learner/jsonl_lines.h"
 #include "nlohmann/json.hpp"
 
 namespace pelican {
@@ -104,28 +104,21 @@ std::vector<std::string> TaskTokenizerCorpus(const v1::TaskSection& task, uint64
 absl::StatusOr<std::vector<TextPair>> ReadTextPairs(const std::string& path,
                                                     const std::string& prompt_key,
                                                     const std::string& second_key) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   std::vector<TextPair> out;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == absl::string_view::npos) continue;
-    nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
-    auto bad = [&](const std::string& why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", why));
-    };
-    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  RETURN_IF_ERROR(ForEachJsonlObject(path, [&](const nlohmann::json& j, int line) {
     for (const std::string& key : {prompt_key, second_key}) {
-      if (!j.contains(key)) return bad(absl::StrCat("missing key \"", key, "\""));
+      if (!j.contains(key)) {
+        return JsonlError(path, line, absl::StrCat("missing key \"", key, "\""));
+      }
     }
-    if (!j[prompt_key].is_string())
-      return bad(absl::StrCat("\"", prompt_key, "\" must be a string"));
-    TextPair pair;
-    pair.prompt = j[prompt_key].get<std::string>();
+    if (!j[prompt_key].is_string()) {
+      return JsonlError(path, line, absl::StrCat("\"", prompt_key, "\" must be a string"));
+    }
     const nlohmann::json& second = j[second_key];
-    pair.second = second.is_string() ? second.get<std::string>() : second.dump();
-    out.push_back(std::move(pair));
-  }
+    out.push_back({j[prompt_key].get<std::string>(),
+                   second.is_string() ? second.get<std::string>() : second.dump()});
+    return absl::OkStatus();
+  }));
   if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no examples"));
   return out;
 }
