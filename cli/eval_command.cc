@@ -12,8 +12,7 @@
 namespace pelican::cli {
 namespace {
 
-int RunEval(ConfigArgs config_args, std::string checkpoint, const std::string& run_dir) {
-  if (!run_dir.empty()) config_args.overrides.push_back("run.dir=" + run_dir);
+int RunEval(const ConfigArgs& config_args, std::string checkpoint) {
   auto config = LoadConfig(config_args);
   if (!config.ok()) return ReportError(config.status());
   ConfigureThreads(config->learner().threads());
@@ -31,16 +30,13 @@ void AddEvalCommand(CLI::App* app, RunFn* run) {
   CLI::App* cmd = app->add_subcommand("eval", "Score a checkpoint on the task's held-out set");
   auto config_args = std::make_shared<ConfigArgs>();
   auto checkpoint = std::make_shared<std::string>();
-  auto run_dir = std::make_shared<std::string>();
   AddConfigArgs(cmd, config_args.get());
   cmd->add_option("--checkpoint", *checkpoint, "Checkpoint or HF model directory")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--run_dir", *run_dir, "Run directory (task data); default run.dir");
-  cmd->callback([run, config_args, checkpoint, run_dir] {
-    *run = [config_args, checkpoint, run_dir] {
-      return RunEval(*config_args, *checkpoint, *run_dir);
-    };
+  AddRunDirArg(cmd, config_args.get(), "task data");
+  cmd->callback([run, config_args, checkpoint] {
+    *run = [config_args, checkpoint] { return RunEval(*config_args, *checkpoint); };
   });
 }
 

@@ -13,8 +13,7 @@
 namespace pelican::cli {
 namespace {
 
-int RunLearner(ConfigArgs config_args, ServerArgs server_args, const std::string& run_dir) {
-  if (!run_dir.empty()) config_args.overrides.push_back("run.dir=" + run_dir);
+int RunLearner(const ConfigArgs& config_args, ServerArgs server_args) {
   // Ranks other than 0 serve nothing but metrics, on a port of their own: several ranks may share
   // a host and the flag.
   auto rank = RankInfoFromEnv();
@@ -44,15 +43,11 @@ void AddLearnerCommand(CLI::App* app, RunFn* run) {
   CLI::App* cmd = app->add_subcommand("learner", "Run the learner (trains, serves LearnerService)");
   auto config_args = std::make_shared<ConfigArgs>();
   auto server_args = std::make_shared<ServerArgs>();
-  auto run_dir = std::make_shared<std::string>();
   AddConfigArgs(cmd, config_args.get());
   AddServerArgs(cmd, server_args.get(), "127.0.0.1:50051", "127.0.0.1:9101");
-  cmd->add_option("--run_dir", *run_dir,
-                  "Run directory (checkpoints, metrics.jsonl, summary.json); default run.dir");
-  cmd->callback([run, config_args, server_args, run_dir] {
-    *run = [config_args, server_args, run_dir] {
-      return RunLearner(*config_args, *server_args, *run_dir);
-    };
+  AddRunDirArg(cmd, config_args.get(), "checkpoints, metrics.jsonl, summary.json");
+  cmd->callback([run, config_args, server_args] {
+    *run = [config_args, server_args] { return RunLearner(*config_args, *server_args); };
   });
 }
 

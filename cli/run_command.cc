@@ -192,10 +192,9 @@ nlohmann::json EvalSummary(const EvalResult& r, const std::string& checkpoint) {
           {"checkpoint", checkpoint}};
 }
 
-int RunPipeline(ConfigArgs config_args, const std::string& run_dir_flag) {
+int RunPipeline(const ConfigArgs& config_args) {
   SignalWatcher& signals = SignalWatcher::Install();
   SetLogRole("run");
-  if (!run_dir_flag.empty()) config_args.overrides.push_back("run.dir=" + run_dir_flag);
   auto loaded = LoadConfig(config_args);
   if (!loaded.ok()) return ReportError(loaded.status());
   const v1::RunConfig config = *loaded;
@@ -225,7 +224,7 @@ int RunPipeline(ConfigArgs config_args, const std::string& run_dir_flag) {
 
   // Stage 2: the processes.
   std::vector<std::string> common = {config_args.path};
-  for (const std::string& o : config_args.overrides) {
+  for (const std::string& o : config_args.EffectiveOverrides()) {
     common.push_back("--set");
     common.push_back(o);
   }
@@ -333,12 +332,9 @@ void AddRunCommand(CLI::App* app, RunFn* run) {
   CLI::App* cmd = app->add_subcommand(
       "run", "Run the whole pipeline here: SFT if needed, reward service, learner and actors");
   auto config_args = std::make_shared<ConfigArgs>();
-  auto run_dir = std::make_shared<std::string>();
   AddConfigArgs(cmd, config_args.get());
-  cmd->add_option("--run_dir", *run_dir, "Run directory; default run.dir");
-  cmd->callback([run, config_args, run_dir] {
-    *run = [config_args, run_dir] { return RunPipeline(*config_args, *run_dir); };
-  });
+  AddRunDirArg(cmd, config_args.get(), "logs, checkpoints, summary.json, report.html");
+  cmd->callback([run, config_args] { *run = [config_args] { return RunPipeline(*config_args); }; });
 }
 
 }  // namespace pelican::cli

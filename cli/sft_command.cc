@@ -11,8 +11,7 @@
 namespace pelican::cli {
 namespace {
 
-int RunSftCommand(ConfigArgs config_args, const std::string& run_dir) {
-  if (!run_dir.empty()) config_args.overrides.push_back("run.dir=" + run_dir);
+int RunSftCommand(const ConfigArgs& config_args) {
   auto config = LoadConfig(config_args);
   if (!config.ok()) return ReportError(config.status());
   ConfigureThreads(config->learner().threads());
@@ -33,12 +32,10 @@ int RunSftCommand(ConfigArgs config_args, const std::string& run_dir) {
 void AddSftCommand(CLI::App* app, RunFn* run) {
   CLI::App* cmd = app->add_subcommand("sft", "Supervised fine-tuning on demonstrations");
   auto config_args = std::make_shared<ConfigArgs>();
-  auto run_dir = std::make_shared<std::string>();
   AddConfigArgs(cmd, config_args.get());
-  cmd->add_option("--run_dir", *run_dir, "Run directory (task data); default run.dir");
-  cmd->callback([run, config_args, run_dir] {
-    *run = [config_args, run_dir] { return RunSftCommand(*config_args, *run_dir); };
-  });
+  AddRunDirArg(cmd, config_args.get(), "task data");
+  cmd->callback(
+      [run, config_args] { *run = [config_args] { return RunSftCommand(*config_args); }; });
 }
 
 }  // namespace pelican::cli

@@ -26,8 +26,19 @@ void AddConfigArgs(CLI::App* cmd, ConfigArgs* args) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+std::vector<std::string> ConfigArgs::EffectiveOverrides() const {
+  std::vector<std::string> all = overrides;
+  if (!run_dir.empty()) all.push_back("run.dir=" + run_dir);
+  return all;
+}
+
+void AddRunDirArg(CLI::App* cmd, ConfigArgs* args, const std::string& what) {
+  cmd->add_option("--run_dir", args->run_dir,
+                  "Run directory (" + what + "); default: the config's run.dir");
+}
+
 absl::StatusOr<v1::RunConfig> LoadConfig(const ConfigArgs& args) {
-  return LoadRunConfig(args.path, args.overrides);
+  return LoadRunConfig(args.path, args.EffectiveOverrides());
 }
 
 void AddServerArgs(CLI::App* cmd, ServerArgs* args, const std::string& default_listen,

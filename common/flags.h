@@ -15,10 +15,19 @@ namespace pelican {
 struct ConfigArgs {
   std::string path;
   std::vector<std::string> overrides;  // "key.path=value", applied in order
+  // --run_dir, for commands that offer it: run.dir, applied after the overrides.
+  std::string run_dir;
+
+  // `overrides`, then run.dir=<run_dir> when --run_dir was given: what LoadConfig applies, and
+  // what a launcher passes on to its children as --set flags.
+  std::vector<std::string> EffectiveOverrides() const;
 };
 
 // Adds the positional CONFIG and `--set key.path=value` (repeatable) to `cmd`.
 void AddConfigArgs(CLI::App* cmd, ConfigArgs* args);
+
+// Adds `--run_dir DIR` (overrides run.dir) to `cmd`; `what` says what goes there.
+void AddRunDirArg(CLI::App* cmd, ConfigArgs* args, const std::string& what);
 
 // LoadRunConfig on the parsed arguments.
 absl::StatusOr<v1::RunConfig> LoadConfig(const ConfigArgs& args);
