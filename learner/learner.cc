@@ -262,14 +262,13 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   }
   ASSIGN_OR_RETURN(trainer_, RlTrainer::Create(config, models, rank_.rank, rank_.world_size,
                                                std::move(averager)));
-  if (!leader()) {
-    if (resume) {
-      v1::TrainerState trainer_state;
-      RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kTrainerStateFile, &trainer_state));
-      RETURN_IF_ERROR(trainer_->Restore(trainer_state, resume->dir));
-    }
-    return absl::OkStatus();  // rank 0 alone serves, leases, publishes and checkpoints
+  if (resume) {
+    v1::TrainerState trainer_state;
+    RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kTrainerStateFile, &trainer_state));
+    RETURN_IF_ERROR(trainer_->Restore(trainer_state, resume->dir));
   }
+  // Rank 0 alone serves, leases, publishes and checkpoints.
+  if (!leader()) return absl::OkStatus();
 
   // Prompts.
   ASSIGN_OR_RETURN(TaskFiles files,
@@ -289,9 +288,6 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
                                            std::move(source), clock_);
 
   if (resume) {
-    v1::TrainerState trainer_state;
-    RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kTrainerStateFile, &trainer_state));
-    RETURN_IF_ERROR(trainer_->Restore(trainer_state, resume->dir));
     v1::LedgerState ledger_state;
     RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kLedgerStateFile, &ledger_state));
     RETURN_IF_ERROR(ledger_->Restore(ledger_state));
@@ -425,6 +421,7 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   const uint64_t total = config_.learner().total_steps();
   const uint32_t every = config_.learner().checkpoint().every_steps();
   auto wait_start = std::chrono::steady_clock::now();
+  auto last_idle_update = wait_start;
   absl::Status status;
   PELICAN_LOG(INFO) << "learner serving on port " << port_ << "; step " << trainer_->steps()
                     << " of " << total;
@@ -439,10 +436,16 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
         status = Broadcast(std::string(1, static_cast<char>(Command::kNoop)));
         if (!status.ok()) break;
       }
-      ledger_->ExpireLeases();
-      if (metrics_) {
-        metrics_->RecordLedger(ledger_->Stats());
-        metrics_->RecordActors(service_->actors_connected());
+      // Lease expiry and the ledger gauges while waiting, at most every 100 ms: Stats() copies
+      // the ledger's maps under the lock the gRPC handlers need.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_idle_update >= std::chrono::milliseconds(100)) {
+        last_idle_update = now;
+        ledger_->ExpireLeases();
+        if (metrics_) {
+          metrics_->RecordLedger(ledger_->Stats());
+          metrics_->RecordActors(service_->actors_connected());
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       continue;

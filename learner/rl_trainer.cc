@@ -353,6 +353,8 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
           .view({world_size_, rows});
   const torch::Tensor local_units =
       token_level ? mask.sum(1).cpu() : (mask.sum(1) > 0).to(torch::kFloat).cpu();
+  // In the single pass there is one mini-batch: this rank's whole shard.
+  const double shard_units = local_units.sum().item<double>();
 
   // Training passes.
   const int64_t mini = rows / learner_.mini_batches();
@@ -388,9 +390,7 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
                            TruncatedIsWeights(mb.old_logprobs, mb.batch.sampling_logprobs, mb_mask,
                                               learner_.is_ratio_cap()));
           mb.is_weights = is.weights;
-          // One mini-batch: this rank's shard is all of it.
-          truncated_fraction = truncated_fraction +
-                               is.truncated_fraction * (units / local_units.sum().item<double>());
+          truncated_fraction = truncated_fraction + is.truncated_fraction * (units / shard_units);
         }
         PolicyLossOptions options;
         options.clip_eps = learner_.clip_eps();
