@@ -125,6 +125,7 @@ class Actor::Impl {
   std::unique_ptr<Tokenizer> tokenizer_;
   LoadedModel model_;
   SamplingParams sampling_;
+  RetryPolicy retry_;  // every call: actors.max_retries retries with jittered backoff
   std::unique_ptr<v1::LearnerService::Stub> learner_;
   std::unique_ptr<RewardClient> reward_;
   std::unique_ptr<ActorMetrics> metrics_;
@@ -169,9 +170,8 @@ absl::Status Actor::Impl::Init(const v1::RunConfig& config, const ActorOptions& 
   sampling_ = SamplingFromProto(config.actors().sampling(), model_.generation.eos_token_ids);
   RETURN_IF_ERROR(ValidateSampling(sampling_));
   learner_ = v1::LearnerService::NewStub(rpc.MakeChannel(options.learner));
-  RetryPolicy policy;
-  policy.max_attempts = static_cast<int>(config.actors().max_retries()) + 1;
-  reward_ = std::make_unique<RewardClient>(options.reward, rpc, policy,
+  retry_.max_attempts = static_cast<int>(config.actors().max_retries()) + 1;
+  reward_ = std::make_unique<RewardClient>(options.reward, rpc, retry_,
                                            absl::Seconds(config.actors().score_deadline_s()));
   if (options.registry) metrics_ = std::make_unique<ActorMetrics>(*options.registry);
   rng_.seed(config.run().seed() ^ std::hash<std::string>()(options_.name));
@@ -296,9 +296,7 @@ absl::Status Actor::Impl::Push(std::vector<v1::Trajectory> trajectories) {
   request.set_actor_id(actor_id_);
   request.set_batch_seq(++batch_seq_);
   for (v1::Trajectory& t : trajectories) *request.add_trajectories() = std::move(t);
-  RetryPolicy policy;
-  policy.max_attempts = static_cast<int>(config_.actors().max_retries()) + 1;
-  absl::Status status = CallWithRetry(policy, nullptr, &rng_, [&](int attempt) {
+  absl::Status status = CallWithRetry(retry_, nullptr, &rng_, [&](int attempt) {
     if (attempt > 0 && metrics_) metrics_->retries.Add({{"rpc", "push"}}).Increment();
     v1::PushRolloutsResponse response;
     auto ctx = rpc_.NewClientContext();
@@ -316,9 +314,7 @@ absl::Status Actor::Impl::Round(bool* done) {
   lease_request.set_actor_id(actor_id_);
   lease_request.set_n(config_.actors().prompts_per_batch());
   v1::LeasePromptsResponse leased;
-  RetryPolicy policy;
-  policy.max_attempts = static_cast<int>(config_.actors().max_retries()) + 1;
-  RETURN_IF_ERROR(CallWithRetry(policy, nullptr, &rng_, [&](int attempt) {
+  RETURN_IF_ERROR(CallWithRetry(retry_, nullptr, &rng_, [&](int attempt) {
     if (attempt > 0 && metrics_) metrics_->retries.Add({{"rpc", "lease"}}).Increment();
     auto ctx = rpc_.NewClientContext();
     return FromGrpcStatus(learner_->LeasePrompts(ctx.get(), lease_request, &leased));
