@@ -27,7 +27,9 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or the help); its own codes (105 for a failed check, ...) are
+    // folded into ours: 0 for --help, 2 for any bad usage.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (!run) {
     std::cout << app.help();
