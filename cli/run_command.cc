@@ -278,20 +278,15 @@ int RunPipeline(const ConfigArgs& config_args) {
       std::cout << "\n[run] stopping: the learner writes a final checkpoint\n" << std::flush;
       kill(learner.pid, SIGTERM);
     }
-    for (Child* c : {&reward}) {
-      if (!stopping && Reap(*c) && c->restarts < kMaxRestarts) {
-        PELICAN_LOG(WARNING) << c->name << " ended (" << Describe(c->status) << "); restarting";
-        ++c->restarts;
-        (void)Spawn(*c);
+    // A service that ended with a failure is restarted (one that exits 0 was told to stop).
+    for (Child* c : all) {
+      if (c == &learner || stopping || !Reap(*c) ||
+          (WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0) || c->restarts >= kMaxRestarts) {
+        continue;
       }
-    }
-    for (Child& a : actors) {
-      if (!stopping && Reap(a) && !(WIFEXITED(a.status) && WEXITSTATUS(a.status) == 0) &&
-          a.restarts < kMaxRestarts) {
-        PELICAN_LOG(WARNING) << a.name << " ended (" << Describe(a.status) << "); restarting";
-        ++a.restarts;
-        (void)Spawn(a);
-      }
+      PELICAN_LOG(WARNING) << c->name << " ended (" << Describe(c->status) << "); restarting";
+      ++c->restarts;
+      (void)Spawn(*c);
     }
     progress.Poll();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
