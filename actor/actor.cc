@@ -217,21 +217,17 @@ void Actor::Impl::WatchWeights() {
   // whatever this actor holds: a learner resumed from a checkpoint may be behind the version the
   // actor last saw, and its weights are the ones to sample with.
   while (true) {
-    auto ctx = rpc_.NewClientContext(absl::InfiniteDuration());
+    grpc::ClientContext* ctx;  // owned by watch_context_, so the destructor can cancel it
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
-      watch_context_ = std::move(ctx);
+      watch_context_ = rpc_.NewClientContext(absl::InfiniteDuration());
+      ctx = watch_context_.get();
     }
     v1::WatchWeightsRequest request;
     request.set_actor_id(actor_id_);
     request.set_have_version(0);
-    grpc::ClientContext* raw;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      raw = watch_context_.get();
-    }
-    auto reader = learner_->WatchWeights(raw, request);
+    auto reader = learner_->WatchWeights(ctx, request);
     WeightAssembler assembler;
     v1::WeightChunk chunk;
     auto first_chunk = std::chrono::steady_clock::now();
