@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "common/text_stats.h"
 #include "common/tokenizer/tokenizer.h"
+#include "learner/prompt_source.h"
 #include "learner/task_data.h"
 #include "nlohmann/json.hpp"
 #include "reward_service/composite_scorer.h"
@@ -58,7 +59,7 @@ absl::StatusOr<EvalResult> EvaluatePolicy(const v1::RunConfig& config, const std
     for (size_t k = 0; k < completions.size(); ++k) {
       const Completion& c = completions[k];
       const size_t i = begin + static_cast<size_t>(c.prompt_index);
-      metadata[k]["reference"] = examples[i].second;
+      metadata[k][kReferenceKey] = examples[i].second;
       reward::ScoreInput& in = inputs[k];
       in.prompt_ids = prompts[c.prompt_index];
       in.completion_ids = c.token_ids;
