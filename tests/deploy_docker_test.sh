@@ -4,10 +4,12 @@
 # images have tags, the final stage runs as a numeric non-root user, has a HEALTHCHECK and a
 # `pelican` ENTRYPOINT), runtime-packages.sh names the packages of a binary's libraries and fails
 # on a library no package owns, and the healthcheck tells a serving process from a dead one.
-# Usage: deploy_docker_test.sh [SRC] [PELICAN]
+# Usage: deploy_docker_test.sh [SRC] [PELICAN [CUDA_LIB_DIR...]]
 set -u
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 pelican=${2:-}
+shift $(($# < 2 ? $# : 2))
+cuda_dirs=("$@")  # where CMake found the CUDA runtime and NCCL that pelican links
 py=/usr/bin/python3
 dock=$src/deploy/docker
 tmp=$(mktemp -d)
@@ -113,8 +115,9 @@ else
   echo "FAIL cannot compile the runtime-packages.sh test program (cc)"; fail=1
 fi
 if [ -x "$pelican" ]; then
-  bash "$dock/runtime-packages.sh" "$pelican" /usr/local/cuda >"$tmp/pk" 2>"$tmp/pk.err"
-  check "runtime-packages.sh on pelican (CUDA toolkit allowed)" test $? -eq 0 || cat "$tmp/pk.err"
+  bash "$dock/runtime-packages.sh" "$pelican" /usr/local/cuda "${cuda_dirs[@]}" >"$tmp/pk" 2>"$tmp/pk.err"
+  check "runtime-packages.sh on pelican (CUDA toolkit allowed)" test $? -eq 0
+  cat "$tmp/pk.err"
   for p in libtorch libgrpc++ libprotobuf libyaml-cpp; do
     check "pelican needs $p" grep -q "^$p" "$tmp/pk"
   done

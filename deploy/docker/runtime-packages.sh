@@ -26,9 +26,12 @@ for so in $needed; do
   path=$(awk -v so="$so" '$1 == so && $2 == "=>" {print $3}' <<<"$ldd_out")
   [ -n "$path" ] || continue  # the dynamic loader itself
   skip=0
+  # Compare both spellings on both sides: /usr/local/cuda is often a link to /usr/local/cuda-X.Y.
   for prefix in "${allowed[@]}"; do
-    case $(realpath "$path") in "$prefix"/*) skip=1 ;; esac
-    case $path in "$prefix"/*) skip=1 ;; esac
+    real_prefix=$(realpath -m "$prefix")
+    for p in "$path" "$(realpath "$path")"; do
+      case $p in "$prefix"/* | "$real_prefix"/*) skip=1 ;; esac
+    done
   done
   ((skip)) && continue
   # Merged /usr: ldd may say /lib/... for a file the package lists as /usr/lib/... or the reverse.
