@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 check() {  # check NAME CONDITION...
   local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; return 1; fi
 }
 
 "$pelican" --help >"$tmp/help" 2>&1

@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 check() {
   local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; return 1; fi
 }
 missing=""
 command -v kubectl >/dev/null || missing+=" kubectl (https://kubernetes.io/docs/tasks/tools/; kubectl kustomize needs no cluster)"

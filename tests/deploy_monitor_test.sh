@@ -19,7 +19,7 @@ trap cleanup EXIT
 fail=0
 check() {
   local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; return 1; fi
 }
 command -v prometheus >/dev/null || {
   echo "FAIL prometheus not found: install Debian's prometheus package (scripts/install-deps.sh does)"

@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 check() {  # check NAME COMMAND...: runs COMMAND, shows its output on failure
   local name=$1; shift
-  if "$@" >"$tmp/out" 2>&1; then echo "ok   $name"; else echo "FAIL $name"; cat "$tmp/out"; fail=1; fi
+  if "$@" >"$tmp/out" 2>&1; then echo "ok   $name"; else echo "FAIL $name"; cat "$tmp/out"; fail=1; return 1; fi
 }
 
 if ! command -v promtool >/dev/null; then

@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 check() {
   local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; return 1; fi
 }
 command -v promtool >/dev/null || {
   echo "FAIL promtool not found: install Debian's prometheus package (scripts/install-deps.sh does)"

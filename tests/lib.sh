@@ -13,7 +13,7 @@ trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' E
 fail=0
 check() {  # check NAME COMMAND...: runs COMMAND, prints ok/FAIL NAME, remembers a failure
   local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; return 1; fi
 }
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() {  # wait_for FILE PATTERN SECONDS: until grep finds PATTERN in FILE
