@@ -158,9 +158,7 @@ absl::Status Actor::Impl::Init(const v1::RunConfig& config, const ActorOptions& 
   if (model.policy().empty()) {
     return absl::InvalidArgumentError("model.policy is not set: the actor needs the model dir");
   }
-  ASSIGN_OR_RETURN(
-      tokenizer_, Tokenizer::FromFile(model.tokenizer().empty() ? model.policy() + "/tokenizer.json"
-                                                                : model.tokenizer()));
+  ASSIGN_OR_RETURN(tokenizer_, Tokenizer::FromFile(TokenizerPath(model)));
   LoadOptions load;
   load.device = torch::Device(config.run().device().empty() ? "cpu" : config.run().device());
   load.dtype = model.dtype() == v1::DTYPE_NAME_BFLOAT16  ? torch::kBFloat16

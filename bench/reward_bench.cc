@@ -2,8 +2,9 @@
 //
 //  1. samples/s through gRPC with K concurrent clients ÷ the same reward model's in-process
 //     scoring at the same batch size (goal >= 0.8);
-//  2. throughput with server-side batching ÷ without (max_batch_size 1), K clients sending one
-//     sample per call, with both p95 latencies printed (goal >= 2× at equal or better p95);
+//  2. throughput with server-side batching ÷ without (max_batch_size 1) at equal p95 latency:
+//     one sample per call, 16 clients without batching set the p95 budget, and the batched
+//     server's best throughput within that budget counts (goal >= 2×);
 //  3. p50 latency of an empty call (Info) ÷ a raw loopback TCP round trip (printed as is).
 //
 // Usage: reward_bench [threads] [seconds per measurement]   (default 2, 3)
@@ -196,18 +197,14 @@ int Main(int argc, char** argv) {
               kClients, kBatch / kClients, through_grpc.samples_per_s,
               through_grpc.samples_per_s / in_process);
 
-  // 2. One sample per call from 16 clients, with and without server-side batching, for the
-  // 64-token samples above and for short 16-token ones (where per-call work dominates).
+  // 2. One sample per call, for the 64-token samples above and for short 16-token ones (where
+  // per-call work dominates). Without batching, 16 clients set the latency budget: its p95.
+  // With batching, the load rises (16, 24, 32, ... clients) while p95 stays within that budget;
+  // the best throughput found is compared, i.e. throughput at equal p95 latency.
   constexpr int kSingleClients = 16;
   for (const int half : {32, 8}) {
     prompt_tokens = completion_tokens = half;
-    Load with, without;
-    {
-      auto server = StartServer(batched, rpc);
-      const std::string target = absl::StrCat("127.0.0.1:", server->port());
-      Drive(target, rpc, kSingleClients, 1, 0.5);
-      with = Drive(target, rpc, kSingleClients, 1, seconds);
-    }
+    Load without;
     {
       const v1::RunConfig unbatched = Config(dir, 1, threads);
       auto server = StartServer(unbatched, rpc);
@@ -215,13 +212,34 @@ int Main(int argc, char** argv) {
       Drive(target, rpc, kSingleClients, 1, 0.5);
       without = Drive(target, rpc, kSingleClients, 1, seconds);
     }
-    std::printf("%d clients, 1 sample of %d tokens per call\n", kSingleClients, 2 * half);
-    std::printf("  batching off (max_batch_size 1) %8.0f samples/s  p95 %6.1f ms\n",
-                without.samples_per_s, without.p95 * 1e3);
-    std::printf(
-        "  batching on (max_batch_size 64) %8.0f samples/s  p95 %6.1f ms  ratio %.2f "
-        "(goal >= 2 at equal or better p95)\n\n",
-        with.samples_per_s, with.p95 * 1e3, with.samples_per_s / without.samples_per_s);
+    std::printf("1 sample of %d tokens per call\n", 2 * half);
+    std::printf("  batching off (max_batch_size 1), %3d clients %8.0f samples/s  p95 %6.1f ms\n",
+                kSingleClients, without.samples_per_s, without.p95 * 1e3);
+    Load best;
+    int best_clients = 0;
+    {
+      auto server = StartServer(batched, rpc);
+      const std::string target = absl::StrCat("127.0.0.1:", server->port());
+      Drive(target, rpc, kSingleClients, 1, 0.5);
+      for (int clients = kSingleClients; clients <= 256; clients += clients / 2) {
+        const Load with = Drive(target, rpc, clients, 1, seconds);
+        std::printf(
+            "  batching on (max_batch_size 64),  %3d clients %8.0f samples/s  p95 %6.1f ms\n",
+            clients, with.samples_per_s, with.p95 * 1e3);
+        if (with.p95 > without.p95) break;
+        if (with.samples_per_s > best.samples_per_s) {
+          best = with;
+          best_clients = clients;
+        }
+      }
+    }
+    if (best_clients == 0) {
+      std::printf("  batching on never kept p95 within %.1f ms: ratio 0 (goal >= 2)\n\n",
+                  without.p95 * 1e3);
+    } else {
+      std::printf("  at equal p95: %d clients batched ÷ %d unbatched, ratio %.2f (goal >= 2)\n\n",
+                  best_clients, kSingleClients, best.samples_per_s / without.samples_per_s);
+    }
   }
 
   // 3. An empty call against a raw TCP round trip.

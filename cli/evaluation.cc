@@ -1,6 +1,7 @@
 #include "cli/evaluation.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/config.h"
 #include "common/model/generate.h"
 #include "common/model/hf_model.h"
 #include "common/status_macros.h"
@@ -25,10 +26,8 @@ absl::StatusOr<EvalResult> EvaluatePolicy(const v1::RunConfig& config, const std
   ASSIGN_OR_RETURN(
       std::vector<TextPair> examples,
       ReadTextPairs(files.eval, config.task().prompt_key(), config.task().reference_key()));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<Tokenizer> tokenizer,
-      Tokenizer::FromFile(config.model().tokenizer().empty() ? model_dir + "/tokenizer.json"
-                                                             : config.model().tokenizer()));
+  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
+                   Tokenizer::FromFile(TokenizerPath(config.model(), model_dir)));
   ASSIGN_OR_RETURN(LoadedModel model, LoadModel(model_dir));
 
   reward::ScorerRegistry registry;

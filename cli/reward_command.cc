@@ -1,14 +1,18 @@
 // `pelican reward CONFIG --listen HOST:PORT --metrics_listen HOST:PORT`: one reward-service
 // replica, serving RewardService from the run config's reward section until SIGTERM or Ctrl-C,
 // then draining: health NOT_SERVING, in-flight calls finish, exit 0.
+#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "cli/app.h"
 #include "cli/role_setup.h"
+#include "common/config.h"
 #include "common/signals.h"
 #include "common/status_macros.h"
+#include "common/tokenizer/tokenizer.h"
 #include "reward_service/reward_model_scorer.h"
 #include "reward_service/reward_server.h"
 #include "reward_service/scorer_factory.h"
@@ -18,6 +22,29 @@ namespace {
 
 // Longest time in-flight calls get to finish on shutdown.
 constexpr absl::Duration kDrainGrace = absl::Seconds(30);
+
+// The policy's tokenizer: it checks that ids lie in the vocabulary, decodes completions for the
+// text scorers and is named in Info. A model.tokenizer that cannot be loaded is an error; without
+// one, a missing <policy>/tokenizer.json only means samples must carry their text.
+absl::Status LoadTokenizer(const v1::ModelSection& model, reward::RewardServerOptions* options) {
+  const std::string path = TokenizerPath(model);
+  if (model.tokenizer().empty() && !std::filesystem::exists(path)) {
+    PELICAN_LOG(WARNING) << "no tokenizer at " << path
+                         << ": ids are not checked against a vocabulary and samples must carry "
+                            "their text for text scorers";
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<Tokenizer>> loaded = Tokenizer::FromFile(path);
+  if (!loaded.ok()) return Annotate(loaded.status(), "model.tokenizer");
+  std::shared_ptr<const Tokenizer> tokenizer = *std::move(loaded);
+  options->vocab_size = tokenizer->vocab_size();
+  options->tokenizer_fingerprint = tokenizer->fingerprint();
+  options->decode = [tokenizer](absl::Span<const int32_t> ids) {
+    return tokenizer->Decode(std::vector<int32_t>(ids.begin(), ids.end()), true);
+  };
+  PELICAN_LOG(INFO) << "tokenizer " << path << ": vocabulary " << tokenizer->vocab_size();
+  return absl::OkStatus();
+}
 
 int RunReward(const ConfigArgs& config_args, const ServerArgs& server_args) {
   auto role = SetUpRole("reward", config_args, server_args.metrics_listen);
@@ -41,6 +68,7 @@ int RunReward(const ConfigArgs& config_args, const ServerArgs& server_args) {
   options.listen = server_args.listen;
   options.registry = role->registry;
   options.reward_models = std::move(reward_models);
+  if (absl::Status s = LoadTokenizer(config.model(), &options); !s.ok()) return ReportError(s);
   auto server =
       reward::RewardServer::Start(config.reward(), *std::move(scorers), role->rpc, options);
   if (!server.ok()) return ReportError(server.status());

@@ -127,6 +127,10 @@ absl::Status ValidateRunConfig(const v1::RunConfig& c) {
   return absl::OkStatus();
 }
 
+std::string TokenizerPath(const v1::ModelSection& model, const std::string& model_dir) {
+  return model.tokenizer().empty() ? model_dir + "/tokenizer.json" : model.tokenizer();
+}
+
 std::string ConfigFingerprint(const v1::RunConfig& config) {
   v1::RunConfig shared = config;
   ClearLocalFields(&shared);

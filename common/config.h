@@ -36,6 +36,13 @@ absl::Status ValidateRunConfig(const v1::RunConfig& config);
 // Stable across processes and builds of the same schema; any non-local change changes it.
 std::string ConfigFingerprint(const v1::RunConfig& config);
 
+// The run's tokenizer.json: model.tokenizer when set, else the one in `model_dir` (the policy's
+// directory by default).
+std::string TokenizerPath(const v1::ModelSection& model, const std::string& model_dir);
+inline std::string TokenizerPath(const v1::ModelSection& model) {
+  return TokenizerPath(model, model.policy());
+}
+
 // The resolved config as YAML (loads back to the same message), headed by its fingerprint.
 std::string ResolvedConfigYaml(const v1::RunConfig& config);
 

@@ -1,7 +1,10 @@
 """A RewardService client in Python, built from the .proto files alone (Debian's python3-grpcio).
 
-Usage: reward_client.py GENERATED_DIR ADDRESS MODE
+Usage: reward_client.py GENERATED_DIR ADDRESS MODE [ARG...]
   score  - scores a batch, checks each result, checks health is SERVING
+  ids VOCAB IDS... - samples carrying ids only (IDS encode "#### 42"): the server decodes them
+           with its tokenizer (exact = 1), names the vocabulary size VOCAB in Info, and refuses
+           the id VOCAB with INVALID_ARGUMENT naming the vocabulary
   drain  - starts 8 slow calls (the server batches with a long max wait), prints READY, and
            requires every one of them to succeed although the server is sent SIGTERM meanwhile
 """
@@ -41,6 +44,25 @@ def main():
         info = stub.Info(reward_pb2.InfoRequest(), timeout=5)
         assert "default" in info.scorers, info
         print("OK score + health + info")
+    elif mode == "ids":
+        vocab, ids = int(sys.argv[4]), [int(t) for t in sys.argv[5:]]
+        info = stub.Info(reward_pb2.InfoRequest(), timeout=5)
+        assert info.vocab_size == vocab and info.tokenizer_fingerprint, info
+        good = reward_pb2.Sample(id="good", prompt_ids=[1, 2], completion_ids=ids)
+        good.metadata["reference"] = "42"
+        resp = stub.Score(reward_pb2.ScoreRequest(samples=[good]), timeout=20)
+        r = resp.results[0]
+        assert r.code == 0 and {c.name: c.value for c in r.components}["exact"] == 1.0, r
+        bad = reward_pb2.Sample(id="bad", prompt_ids=[1, 2], completion_ids=ids + [vocab])
+        bad.metadata["reference"] = "42"
+        try:
+            stub.Score(reward_pb2.ScoreRequest(samples=[bad]), timeout=20)
+            raise AssertionError("an id outside the vocabulary was scored")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+            assert "outside the vocabulary" in e.details(), e.details()
+            print("refused:", e.details())
+        print("OK ids decoded by the server's tokenizer; out-of-vocabulary id refused")
     elif mode == "drain":
         futures = [stub.Score.future(reward_pb2.ScoreRequest(samples=[sample(i, i, i)]),
                                      timeout=30) for i in range(8)]

@@ -41,6 +41,24 @@ check "python client scores and sees SERVING" test $? -eq 0
 kill -TERM $pid; wait $pid
 check "SIGTERM exits 0" test $? -eq 0
 
+# With the policy's tokenizer (model.policy): ids are decoded for the verifier and checked
+# against the vocabulary.
+"$pelican" model init "$src/examples/reward-arithmetic.yaml" --out "$tmp/model" >"$tmp/init.log" 2>&1
+check "pelican model init" test $? -eq 0 || cat "$tmp/init.log"
+vocab=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$tmp/model/config.json")
+ids=$(printf '#### 42\n' | "$pelican" tokenize --tokenizer "$tmp/model/tokenizer.json")
+start --set "model.policy=$tmp/model"
+# shellcheck disable=SC2086  # the ids are separate arguments
+"$py" "$src/tests/reward_client.py" "$tmp/gen" "127.0.0.1:$port" ids "$vocab" $ids
+check "server decodes ids with the policy's tokenizer, refuses ids outside it" test $? -eq 0
+kill -TERM $pid; wait $pid; pid=""
+start --set "model.tokenizer=$tmp/missing.json"
+check "a model.tokenizer that does not exist is an error" test $? -ne 0
+wait $pid
+check "and the server exits non-zero" test $? -ne 0
+check "naming model.tokenizer" grep -q "model.tokenizer" "$tmp/server.log"
+pid=""
+
 # Batches wait up to 2 s to fill, so calls are in flight when SIGTERM arrives.
 start --set reward.max_wait_ms=2000 --set reward.max_batch_size=1000
 "$py" "$src/tests/reward_client.py" "$tmp/gen" "127.0.0.1:$port" drain >"$tmp/client.log" 2>&1 &
