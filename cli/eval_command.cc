@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "cli/app.h"
-#include "cli/evaluation.h"
 #include "cli/role_setup.h"
 #include "common/runtime.h"
+#include "learner/evaluation.h"
 
 namespace pelican::cli {
 namespace {

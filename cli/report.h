@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "cli/evaluation.h"
+#include "learner/evaluation.h"
 #include "pelican/v1/config.pb.h"
 
 namespace pelican::cli {

@@ -25,7 +25,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/app.h"
-#include "cli/evaluation.h"
 #include "cli/report.h"
 #include "cli/role_setup.h"
 #include "common/files.h"
@@ -35,6 +34,7 @@
 #include "common/signals.h"
 #include "common/status_macros.h"
 #include "learner/checkpoint.h"
+#include "learner/evaluation.h"
 #include "learner/sft.h"
 #include "nlohmann/json.hpp"
 

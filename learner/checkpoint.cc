@@ -85,6 +85,10 @@ absl::StatusOr<nlohmann::json> ReadManifest(const std::string& dir) {
 
 }  // namespace
 
+std::string CheckpointStepDir(const std::string& root, uint64_t step) {
+  return (fs::path(root) / StepName(step)).string();
+}
+
 absl::StatusOr<std::string> WriteCheckpoint(
     const std::string& root, uint64_t step, const CheckpointWriteOptions& options,
     const std::function<absl::Status(const std::string& dir)>& write) {

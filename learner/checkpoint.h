@@ -39,6 +39,9 @@ struct CheckpointWriteOptions {
   std::set<uint64_t> keep_steps;
 };
 
+// The directory the checkpoint of `step` has under `root` (root/step-00000012).
+std::string CheckpointStepDir(const std::string& root, uint64_t step);
+
 // Creates a temporary directory under `root`, calls `write(temp_dir)` to fill it, writes the
 // manifest, syncs, renames it to step-<step>, then prunes older checkpoints beyond keep_last
 // (except keep_steps) and stale temporary directories. Returns the final directory.

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -23,6 +25,8 @@
 #include "common/weight_codec.h"
 #include "learner/checkpoint.h"
 #include "learner/distributed.h"
+#include "learner/evaluation.h"
+#include "learner/guard.h"
 #include "learner/jsonl_prompt_source.h"
 #include "learner/learner_metrics.h"
 #include "learner/learner_service.h"
@@ -41,6 +45,7 @@ namespace fs = std::filesystem;
 constexpr char kTrainerStateFile[] = "trainer_state.pb";
 constexpr char kLedgerStateFile[] = "ledger_state.pb";
 constexpr char kRngFile[] = "rng_state.pt";
+constexpr char kGuardStateFile[] = "guard_state.pb";
 
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -101,8 +106,56 @@ TensorMap PolicyTensors(Transformer& policy) {
 }
 
 // What rank 0 tells the other ranks, one BroadcastBytes per message: a kind byte, then for kStep
-// the batch's trajectories (in batch order) and the policy version as a PushRolloutsRequest.
-enum class Command : char { kNoop = 'n', kStep = 's', kStop = 'x' };
+// the batch's trajectories (in batch order) and the policy version as a PushRolloutsRequest, for
+// kSetKlCoef the new coefficient as text, for kRollback the checkpoint directory to load.
+enum class Command : char {
+  kNoop = 'n',
+  kStep = 's',
+  kStop = 'x',
+  kSetKlCoef = 'k',
+  kRollback = 'r'
+};
+
+std::string Encode(Command kind, absl::string_view payload = "") {
+  return absl::StrCat(std::string(1, static_cast<char>(kind)), payload);
+}
+
+// Copies the weights of the model in `dir` into `model` (same architecture), in place, so that
+// the optimizer's references to the parameters stay valid.
+absl::Status LoadWeightsInto(const std::string& dir, const LoadOptions& options,
+                             Transformer& model) {
+  ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(dir, options));
+  torch::NoGradGuard no_grad;
+  auto source = loaded.model->named_parameters();
+  for (auto& item : model->named_parameters()) {
+    const torch::Tensor* from = source.find(item.key());
+    if (from == nullptr) {
+      return absl::DataLossError(absl::StrCat(dir, " has no parameter ", item.key()));
+    }
+    item.value().copy_(*from);
+  }
+  return absl::OkStatus();
+}
+
+// The step's completions and their mean reward uncertainty, for the guard.
+GuardStepInput GuardInput(const RlStepStats& stats, const std::vector<PromptGroup>& groups) {
+  GuardStepInput in;
+  in.step = stats.step;
+  in.reward_mean = stats.reward_mean;
+  in.kl = stats.kl;
+  in.entropy = stats.entropy;
+  double uncertainty = 0.0;
+  for (const PromptGroup& g : groups) {
+    for (const v1::Trajectory& t : g.samples) {
+      in.completions.emplace_back(t.completion_ids().begin(), t.completion_ids().end());
+      uncertainty += t.reward_uncertainty();
+    }
+  }
+  if (!in.completions.empty()) {
+    in.reward_uncertainty = uncertainty / static_cast<double>(in.completions.size());
+  }
+  return in;
+}
 
 std::string EncodeStep(const std::vector<PromptGroup>& groups, uint64_t version) {
   v1::PushRolloutsRequest request;
@@ -110,7 +163,7 @@ std::string EncodeStep(const std::vector<PromptGroup>& groups, uint64_t version)
   for (const PromptGroup& g : groups) {
     for (const v1::Trajectory& t : g.samples) *request.add_trajectories() = t;
   }
-  return std::string(1, static_cast<char>(Command::kStep)) + request.SerializeAsString();
+  return Encode(Command::kStep, request.SerializeAsString());
 }
 
 absl::StatusOr<std::vector<PromptGroup>> DecodeStep(absl::string_view bytes, uint64_t* version) {
@@ -153,7 +206,20 @@ class Learner::Impl {
   absl::Status Publish();
   absl::Status Checkpoint();
   absl::Status WriteSummary(bool finished);
-  uint64_t version() const { return trainer_->steps() + 1; }
+  // Published versions: one per step, plus one per guard rollback.
+  uint64_t version() const {
+    return trainer_->steps() + 1 + (guard_ ? guard_->state().rollbacks() : 0);
+  }
+  // The gold probe at the current step: records it, keeps the best checkpoint, and returns a
+  // trip of the guard, if any. Adds the probe's fields to `line` (the step's metrics line).
+  absl::StatusOr<std::optional<GuardTrip>> Probe(nlohmann::json* line);
+  // Acts on a trip as guard.action says; sets *stop for the stop action.
+  absl::Status ActOnTrip(const GuardTrip& trip, bool* stop);
+  // Loads the weights and optimizer moments of the checkpoint in `dir` (every rank).
+  absl::Status RollbackTo(const std::string& dir);
+  std::string CheckpointDir(uint64_t step) const {
+    return CheckpointStepDir(checkpoint_root_, step);
+  }
 
   v1::RunConfig config_;
   LearnerOptions options_;
@@ -173,6 +239,11 @@ class Learner::Impl {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<RlTrainer> trainer_;
+  LoadOptions load_;
+  // Rank 0 with guard.enabled: the gold probe (the task's held-out set) and the guard.
+  std::unique_ptr<HeldOutEvaluator> probe_;
+  std::unique_ptr<RewardGuard> guard_;
+  std::optional<uint64_t> last_checkpoint_step_;
   std::unique_ptr<LearnerMetrics> metrics_;
   std::ofstream metrics_jsonl_;
   std::chrono::steady_clock::time_point started_;
@@ -217,8 +288,12 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
     PELICAN_LOG(INFO) << "resuming from " << latest->dir;
   }
 
-  tokenizer_path_ =
-      model.tokenizer().empty() ? model.policy() + "/tokenizer.json" : model.tokenizer();
+  if (config.guard().enabled() && config.guard().action() == v1::GUARD_ACTION_RAISE_KL &&
+      config.learner().kl().coef() <= 0) {
+    return absl::InvalidArgumentError(
+        "guard.action is raise_kl but learner.kl.coef is 0: there is no KL term to raise");
+  }
+  tokenizer_path_ = TokenizerPath(model);
   ASSIGN_OR_RETURN(tokenizer_, Tokenizer::FromFile(tokenizer_path_));
 
   const bool ppo = config.learner().algorithm() == v1::ALGORITHM_PPO;
@@ -227,6 +302,7 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   load.dtype = DtypeOf(model.dtype());
   load.device = torch::Device(config.run().device().empty() ? "cpu" : config.run().device());
   load.value_head = value_head;
+  load_ = load;
   const std::string policy_dir = resume ? resume->dir + "/policy" : model.policy();
   ASSIGN_OR_RETURN(LoadedModel policy, LoadModel(policy_dir, load));
   generation_ = policy.generation;
@@ -297,6 +373,22 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
     cpu_generator.set_state(rng);
     RETURN_IF_ERROR(TruncateMetrics(run_dir + "/metrics.jsonl", trainer_->steps()));
   }
+  if (config.guard().enabled()) {
+    guard_ = std::make_unique<RewardGuard>(config.guard());
+    if (files.eval.empty()) {
+      PELICAN_LOG(WARNING) << "the task has no held-out set (task.eval_file): the guard watches "
+                              "its per-step signals only, without a gold probe";
+    } else {
+      ASSIGN_OR_RETURN(probe_, HeldOutEvaluator::Create(config, tokenizer_path_, run_dir));
+      PELICAN_LOG(INFO) << "guard: gold probe of " << probe_->size() << " held-out prompts every "
+                        << config.guard().eval_every_steps() << " steps";
+    }
+    if (resume && fs::exists(resume->dir + "/" + kGuardStateFile)) {
+      v1::GuardState guard_state;
+      RETURN_IF_ERROR(ReadProto(resume->dir + "/" + kGuardStateFile, &guard_state));
+      guard_->Restore(guard_state);
+    }
+  }
   ledger_->SetPolicyVersion(version());
 
   // Serving.
@@ -315,7 +407,10 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot serve LearnerService on ", options.listen));
   }
-  if (options.registry) metrics_ = std::make_unique<LearnerMetrics>(*options.registry);
+  if (options.registry) {
+    metrics_ = std::make_unique<LearnerMetrics>(*options.registry);
+    if (guard_) metrics_->RecordGuard(*guard_);
+  }
   metrics_jsonl_.open(run_dir + "/metrics.jsonl", std::ios::app);
   if (!metrics_jsonl_) {
     return absl::PermissionDeniedError(absl::StrCat("cannot write ", run_dir, "/metrics.jsonl"));
@@ -341,6 +436,7 @@ absl::Status Learner::Impl::Checkpoint() {
   CheckpointWriteOptions options;
   options.config_fingerprint = fingerprint_;
   options.keep_last = config_.learner().checkpoint().keep_last();
+  if (guard_ && guard_->state().has_best()) options.keep_steps.insert(guard_->state().best_step());
   const v1::LedgerState ledger_state = ledger_->Save();
   const v1::TrainerState trainer_state = trainer_->State();
   ASSIGN_OR_RETURN(
@@ -357,8 +453,10 @@ absl::Status Learner::Impl::Checkpoint() {
             RETURN_IF_ERROR(WriteProto(d + "/" + kTrainerStateFile, trainer_state));
             RETURN_IF_ERROR(WriteProto(d + "/" + kLedgerStateFile, ledger_state));
             torch::save(at::detail::getDefaultCPUGenerator().get_state(), d + "/" + kRngFile);
+            if (guard_) RETURN_IF_ERROR(WriteProto(d + "/" + kGuardStateFile, guard_->state()));
             return WriteFileAtomic(d + "/config.yaml", ResolvedConfigYaml(config_));
           }));
+  last_checkpoint_step_ = trainer_->steps();
   if (metrics_) metrics_->RecordCheckpoint(Since(start));
   PELICAN_LOG(INFO) << "checkpoint " << dir << " (" << Since(start) << " s)";
   return absl::OkStatus();
@@ -373,6 +471,33 @@ absl::Status Learner::Impl::WriteSummary(bool finished) {
       {"policy_version", version()},
       {"ledger", nlohmann::json::parse(LedgerJson(ledger_->Stats()))},
   };
+  // The checkpoint a user should take: the best by the gold probe when there is one, else the
+  // last one written.
+  std::string kept;
+  if (guard_ && guard_->state().has_best() &&
+      fs::exists(CheckpointDir(guard_->state().best_step()))) {
+    kept = CheckpointDir(guard_->state().best_step());
+  } else if (absl::StatusOr<CheckpointInfo> latest = FindLatestCheckpoint(checkpoint_root_);
+             latest.ok()) {
+    kept = latest->dir;
+  }
+  nlohmann::json guard = {{"enabled", guard_ != nullptr},
+                          {"tripped", guard_ && guard_->state().trips() > 0},
+                          {"kept_checkpoint", kept}};
+  if (guard_) {
+    const v1::GuardState& g = guard_->state();
+    guard["step"] = g.trip_step();
+    guard["reason"] = g.reason();
+    guard["trips"] = g.trips();
+    guard["rollbacks"] = g.rollbacks();
+    guard["action"] = v1::GuardAction_Name(config_.guard().action());
+    if (g.has_best()) {
+      guard["best_score"] = g.best_score();
+      guard["best_step"] = g.best_step();
+    }
+    if (g.has_gold()) guard["last_score"] = g.gold_score();
+  }
+  summary["guard"] = guard;
   // Keys written by other stages (eval, guard) survive.
   const std::string path = options_.run_dir + "/summary.json";
   if (absl::StatusOr<std::string> old = ReadFile(path); old.ok()) {
@@ -383,6 +508,75 @@ absl::Status Learner::Impl::WriteSummary(bool finished) {
     }
   }
   return WriteFileAtomic(path, summary.dump(2) + "\n");
+}
+
+absl::StatusOr<std::optional<GuardTrip>> Learner::Impl::Probe(nlohmann::json* line) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(EvalResult result, probe_->Evaluate(trainer_->policy(), generation_));
+  const uint64_t step = trainer_->steps();
+  const GoldObservation seen = guard_->ObserveGold(step, result.score);
+  PELICAN_LOG(INFO) << "gold probe at step " << step << ": " << result.score
+                    << (seen.best ? " (best so far)" : "") << ", best "
+                    << guard_->state().best_score() << " at step " << guard_->state().best_step()
+                    << " (" << Since(start) << " s)";
+  (*line)["gold_score"] = result.score;
+  (*line)["gold_distinct_2"] = result.distinct_2;
+  (*line)["gold_mean_length"] = result.mean_length;
+  if (metrics_) metrics_->RecordGold(result.score);
+  // The best policy is kept as a checkpoint of its own (pruning spares it).
+  if (seen.best && last_checkpoint_step_ != step) RETURN_IF_ERROR(Checkpoint());
+  return seen.trip;
+}
+
+absl::Status Learner::Impl::RollbackTo(const std::string& dir) {
+  RETURN_IF_ERROR(VerifyCheckpoint(dir));
+  RETURN_IF_ERROR(LoadWeightsInto(dir + "/policy", load_, trainer_->policy()));
+  if (trainer_->critic()) {
+    LoadOptions critic_load = load_;
+    critic_load.value_head = true;
+    RETURN_IF_ERROR(LoadWeightsInto(dir + "/critic", critic_load, trainer_->critic()));
+  }
+  return trainer_->RestoreOptimizers(dir);
+}
+
+absl::Status Learner::Impl::ActOnTrip(const GuardTrip& trip, bool* stop) {
+  const v1::GuardAction action = config_.guard().action();
+  PELICAN_LOG(WARNING) << "reward-hacking guard tripped at step " << trainer_->steps() << ": "
+                       << GuardSignalName(trip.signal) << " = " << trip.value << " (limit "
+                       << trip.threshold << "); action " << v1::GuardAction_Name(action);
+  switch (action) {
+    case v1::GUARD_ACTION_STOP:
+      *stop = true;
+      return absl::OkStatus();
+    case v1::GUARD_ACTION_RAISE_KL: {
+      const double coef = trainer_->kl_coef() * config_.guard().kl_raise_factor();
+      if (group_)
+        RETURN_IF_ERROR(Broadcast(Encode(Command::kSetKlCoef, absl::StrFormat("%.17g", coef))));
+      trainer_->set_kl_coef(coef);
+      guard_->Rearm();
+      PELICAN_LOG(WARNING) << "guard: KL coefficient raised to " << coef;
+      return absl::OkStatus();
+    }
+    case v1::GUARD_ACTION_ROLLBACK: {
+      if (!guard_->state().has_best()) {
+        PELICAN_LOG(WARNING) << "guard: no best checkpoint to roll back to yet";
+        return absl::OkStatus();
+      }
+      const std::string dir = CheckpointDir(guard_->state().best_step());
+      if (group_) RETURN_IF_ERROR(Broadcast(Encode(Command::kRollback, dir)));
+      RETURN_IF_ERROR(RollbackTo(dir));
+      guard_->RolledBack();
+      // The restored weights go out as a new version, so actors and the ledger's staleness see
+      // the change.
+      ledger_->SetPolicyVersion(version());
+      RETURN_IF_ERROR(Publish());
+      PELICAN_LOG(WARNING) << "guard: rolled back to " << dir << ", published as version "
+                           << version();
+      return absl::OkStatus();
+    }
+    default:
+      return absl::OkStatus();
+  }
 }
 
 absl::Status Learner::Impl::Broadcast(std::string bytes) {
@@ -399,6 +593,19 @@ absl::Status Learner::Impl::RunFollower() {
     if (bytes.empty()) return absl::DataLossError("rank 0 sent an empty command");
     const Command kind = static_cast<Command>(bytes[0]);
     if (kind == Command::kStop) break;
+    const absl::string_view payload = absl::string_view(bytes).substr(1);
+    if (kind == Command::kSetKlCoef) {
+      double coef = 0;
+      if (!absl::SimpleAtod(payload, &coef)) {
+        return absl::DataLossError(absl::StrCat("rank 0 sent a KL coefficient \"", payload, "\""));
+      }
+      trainer_->set_kl_coef(coef);
+      continue;
+    }
+    if (kind == Command::kRollback) {
+      RETURN_IF_ERROR(RollbackTo(std::string(payload)));
+      continue;
+    }
     if (kind != Command::kStep) continue;
     uint64_t version = 0;
     ASSIGN_OR_RETURN(std::vector<PromptGroup> groups, DecodeStep(bytes, &version));
@@ -425,7 +632,15 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   absl::Status status;
   PELICAN_LOG(INFO) << "learner serving on port " << port_ << "; step " << trainer_->steps()
                     << " of " << total;
-  while (trainer_->steps() < total && !signals.shutdown_requested()) {
+  // The gold probe of the starting policy: the first best, and a checkpoint to roll back to.
+  // (metrics.jsonl has one line per step, so this probe is in the log and the guard state only.)
+  if (probe_ && !guard_->state().has_gold()) {
+    nlohmann::json ignored;
+    absl::StatusOr<std::optional<GuardTrip>> probed = Probe(&ignored);
+    if (!probed.ok()) status = Annotate(probed.status(), "gold probe");
+  }
+  bool guard_stop = false;
+  while (status.ok() && !guard_stop && trainer_->steps() < total && !signals.shutdown_requested()) {
     if (signals.TakeCheckpointRequest()) {
       status = Checkpoint();
       if (!status.ok()) break;
@@ -433,7 +648,7 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
     std::vector<PromptGroup> groups = ledger_->TryTakeBatch();
     if (groups.empty()) {
       if (group_ && std::chrono::steady_clock::now() - last_broadcast_ > heartbeat) {
-        status = Broadcast(std::string(1, static_cast<char>(Command::kNoop)));
+        status = Broadcast(Encode(Command::kNoop));
         if (!status.ok()) break;
       }
       // Lease expiry and the ledger gauges while waiting, at most every 100 ms: Stats() copies
@@ -474,7 +689,31 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
     status = Publish();
     if (!status.ok()) break;
     times.publish = Since(publish_start);
-    if (every > 0 && trainer_->steps() % every == 0 && trainer_->steps() < total) {
+    nlohmann::json guard_fields = nlohmann::json::object();
+    if (guard_) {
+      std::optional<GuardTrip> trip = guard_->ObserveStep(GuardInput(*stats, groups));
+      if (probe_ && trainer_->steps() % config_.guard().eval_every_steps() == 0) {
+        absl::StatusOr<std::optional<GuardTrip>> probed = Probe(&guard_fields);
+        if (!probed.ok()) {
+          status = Annotate(probed.status(), "gold probe");
+          break;
+        }
+        if (!trip) trip = *probed;
+      }
+      if (trip) {
+        status = ActOnTrip(*trip, &guard_stop);
+        if (!status.ok()) break;
+      }
+      for (GuardSignal signal : kAllGuardSignals) {
+        if (std::optional<double> v = guard_->value(signal)) {
+          guard_fields["guard"][GuardSignalName(signal)] = *v;
+        }
+      }
+      guard_fields["guard_tripped"] = guard_->tripped();
+      if (metrics_) metrics_->RecordGuard(*guard_);
+    }
+    if (every > 0 && trainer_->steps() % every == 0 && trainer_->steps() < total &&
+        last_checkpoint_step_ != trainer_->steps()) {
       const auto ckpt_start = std::chrono::steady_clock::now();
       status = Checkpoint();
       if (!status.ok()) break;
@@ -490,7 +729,10 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
       metrics_->RecordLedger(ledger);
       metrics_->RecordActors(service_->actors_connected());
     }
-    metrics_jsonl_ << StepJsonLine(*stats, times, version(), ledger, Since(started_));
+    nlohmann::json line =
+        nlohmann::json::parse(StepJsonLine(*stats, times, version(), ledger, Since(started_)));
+    line.update(guard_fields);
+    metrics_jsonl_ << line.dump() << "\n";
     metrics_jsonl_.flush();
     PELICAN_LOG(INFO) << "step " << stats->step << "/" << total << " reward " << stats->reward_mean
                       << " kl " << stats->kl << " entropy " << stats->entropy << " loss "
@@ -499,12 +741,17 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   }
   // Final checkpoint (also after an error: it loses nothing that a resume could not redo).
   const bool finished = status.ok() && trainer_->steps() >= total;
+  if (guard_stop) {
+    PELICAN_LOG(WARNING) << "stopped by the reward-hacking guard at step " << trainer_->steps()
+                         << "; best gold score " << guard_->state().best_score() << " at step "
+                         << guard_->state().best_step();
+  }
   if (absl::Status ckpt = Checkpoint(); !ckpt.ok()) {
     PELICAN_LOG(ERROR) << "final checkpoint failed: " << ckpt;
     if (status.ok()) status = ckpt;
   }
   if (group_) {
-    if (absl::Status s = Broadcast(std::string(1, static_cast<char>(Command::kStop))); !s.ok()) {
+    if (absl::Status s = Broadcast(Encode(Command::kStop)); !s.ok()) {
       PELICAN_LOG(ERROR) << "telling the other ranks to stop: " << s;
     }
   }
@@ -515,7 +762,7 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   if (absl::Status s = WriteSummary(finished); !s.ok() && status.ok()) status = s;
   // Give actors a moment to hear "done" from LeasePrompts before the server goes away.
   server_->GetHealthCheckService()->SetServingStatus(false);
-  if (finished) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  if (finished || guard_stop) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   PELICAN_LOG(INFO) << "learner stopped at step " << trainer_->steps()
                     << (finished ? " (done)" : "");

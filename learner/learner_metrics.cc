@@ -72,7 +72,26 @@ LearnerMetrics::LearnerMetrics(prometheus::Registry& r)
                               .Name("pelican_learner_checkpoint_seconds")
                               .Help("Writing one checkpoint")
                               .Register(r)
-                              .Add({}, LatencyBucketsSeconds())) {
+                              .Add({}, LatencyBucketsSeconds())),
+      gold_(prometheus::BuildGauge()
+                .Name("pelican_learner_gold_score")
+                .Help("Held-out probe score from the guard's gold scorer")
+                .Register(r)),
+      guard_tripped_(MakeGauge(r, "pelican_learner_guard_tripped",
+                               "1 while the reward-hacking guard is tripped")),
+      guard_trips_(MakeCounter(r, "pelican_learner_guard_trips_total", "Guard trips so far")),
+      guard_best_(prometheus::BuildGauge()
+                      .Name("pelican_learner_guard_best_score")
+                      .Help("Best gold score seen (the kept checkpoint's)")
+                      .Register(r)),
+      guard_signal_(prometheus::BuildGauge()
+                        .Name("pelican_learner_guard_signal")
+                        .Help("Each guard signal's current value")
+                        .Register(r)),
+      guard_threshold_(prometheus::BuildGauge()
+                           .Name("pelican_learner_guard_threshold")
+                           .Help("The configured limit of each guard signal that can trip")
+                           .Register(r)) {
   for (const char* phase :
        {"wait_data", "forward_backward", "allreduce", "publish", "checkpoint"}) {
     phase_.Add({{"phase", phase}});
@@ -146,6 +165,25 @@ void LearnerMetrics::RecordCheckpoint(double seconds) {
   checkpoints_.Increment();
   checkpoint_seconds_.Observe(seconds);
   phase_.Add({{"phase", "checkpoint"}}).Increment(seconds);
+}
+
+void LearnerMetrics::RecordGold(double score) { gold_.Add({}).Set(score); }
+
+void LearnerMetrics::RecordGuard(const RewardGuard& guard) {
+  const v1::GuardState& state = guard.state();
+  guard_tripped_.Set(guard.tripped() ? 1 : 0);
+  const double trips = static_cast<double>(state.trips());
+  if (trips > guard_trips_.Value()) guard_trips_.Increment(trips - guard_trips_.Value());
+  if (state.has_best()) guard_best_.Add({}).Set(state.best_score());
+  for (GuardSignal signal : kAllGuardSignals) {
+    const std::map<std::string, std::string> label = {{"signal", GuardSignalName(signal)}};
+    // Every signal's child exists from the start (0 until it has a value), so its panel shows 0
+    // rather than "no data".
+    guard_signal_.Add(label).Set(guard.value(signal).value_or(0.0));
+    if (std::optional<double> limit = guard.threshold(signal)) {
+      guard_threshold_.Add(label).Set(*limit);
+    }
+  }
 }
 
 std::string LedgerJson(const LedgerStats& ledger) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "learner/guard.h"
 #include "learner/prompt_ledger.h"
 #include "learner/rl_trainer.h"
 
@@ -38,6 +39,10 @@ class LearnerMetrics {
   void RecordActors(uint32_t connected);
   void RecordPublish(double seconds, size_t bytes);
   void RecordCheckpoint(double seconds);
+  // The gold probe's score (the gauge appears with the first probe).
+  void RecordGold(double score);
+  // The guard's state: tripped, trips, best score, each signal's value and limit.
+  void RecordGuard(const RewardGuard& guard);
 
  private:
   prometheus::Registry& registry_;
@@ -69,6 +74,12 @@ class LearnerMetrics {
   prometheus::Counter& publish_bytes_;
   prometheus::Counter& checkpoints_;
   prometheus::Histogram& checkpoint_seconds_;
+  prometheus::Family<prometheus::Gauge>& gold_;
+  prometheus::Gauge& guard_tripped_;
+  prometheus::Counter& guard_trips_;
+  prometheus::Family<prometheus::Gauge>& guard_best_;
+  prometheus::Family<prometheus::Gauge>& guard_signal_;
+  prometheus::Family<prometheus::Gauge>& guard_threshold_;
 
   LedgerStats last_ledger_;
   bool have_ledger_ = false;

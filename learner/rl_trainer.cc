@@ -511,15 +511,18 @@ absl::Status RlTrainer::Restore(const v1::TrainerState& state, const std::string
     return absl::FailedPreconditionError(absl::StrCat("trainer state has format ", state.format(),
                                                       "; this build reads ", kTrainerStateFormat));
   }
-  RETURN_IF_ERROR(policy_optimizer_->Load(optimizer_dir + "/policy_optimizer.pt"));
-  if (critic_optimizer_) {
-    RETURN_IF_ERROR(critic_optimizer_->Load(optimizer_dir + "/critic_optimizer.pt"));
-  }
+  RETURN_IF_ERROR(RestoreOptimizers(optimizer_dir));
   steps_ = state.step();
   kl_state_.coef = state.kl_coef();
   reward_moments_.count = state.reward_count();
   reward_moments_.mean = state.reward_mean();
   reward_moments_.m2 = state.reward_m2();
+  return absl::OkStatus();
+}
+
+absl::Status RlTrainer::RestoreOptimizers(const std::string& dir) {
+  RETURN_IF_ERROR(policy_optimizer_->Load(dir + "/policy_optimizer.pt"));
+  if (critic_optimizer_) RETURN_IF_ERROR(critic_optimizer_->Load(dir + "/critic_optimizer.pt"));
   return absl::OkStatus();
 }
 

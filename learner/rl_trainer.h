@@ -117,6 +117,9 @@ class RlTrainer {
   absl::Status SaveOptimizers(const std::string& dir) const;
   // Continues from a saved state: the weights are loaded by the caller (they are the models).
   absl::Status Restore(const v1::TrainerState& state, const std::string& optimizer_dir);
+  // Loads only the optimizer moments saved under `dir` (the guard's rollback: the step count,
+  // KL coefficient and reward moments go on).
+  absl::Status RestoreOptimizers(const std::string& dir);
 
  private:
   RlTrainer(const v1::RunConfig& config, RlModels models, int rank, int world_size,

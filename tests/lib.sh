@@ -2,14 +2,20 @@
 # starts with:   source "$(dirname "$0")/lib.sh" "$@"
 # which sets $pelican, $src, $py (Debian's Python, which has grpc), a scratch $tmp, and $pids
 # (every pid added there is SIGKILLed, and $tmp removed, when the script exits), then defines
-# check, free_port and wait_for. $fail is 1 once a check failed.
+# check, free_port and wait_for. $fail is 1 once a check failed. PELICAN_KEEP_TMP=1 keeps $tmp
+# (its path is printed) to look at the logs of a failed run.
 set -u
 pelican=$1
 src=$2
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  if [ -n "${PELICAN_KEEP_TMP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
 fail=0
 check() {  # check NAME COMMAND...: runs COMMAND, prints ok/FAIL NAME, remembers a failure
   local name=$1; shift
