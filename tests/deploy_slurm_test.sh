@@ -6,7 +6,7 @@
 # lists and endpoints.env, that USR1 (the time limit) makes the learner checkpoint (SIGTERM), stops
 # the other steps and requeues the job, that a finished learner ends the job without a requeue,
 # that a bad config stops the job before anything starts, and that an actor job joins and leaves.
-# The real-cluster test comes with the roles. Usage: deploy_slurm_test.sh [SRC]
+# tests/deploy_slurm_cluster_test.sh runs them on a real one-node Slurm. Usage: deploy_slurm_test.sh [SRC]
 set -u
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 py=/usr/bin/python3
@@ -36,7 +36,9 @@ mkdir -p "$fake" "$state"
 cat >"$fake/srun" <<'EOF'
 #!/usr/bin/python3
 # Stand-in srun: runs the step's tasks as local processes with Slurm's task variables, forwards
-# TERM/USR1/INT to them, and exits with the first failing task's status.
+# USR1/INT to them, and exits with the first failing task's status. As the real srun does, it
+# answers SIGTERM by killing its tasks at once. The step is listed in FAKE_STATE/steps (for the
+# stand-in squeue --steps and scancel --signal).
 import os, signal, subprocess, sys
 opts, i = {}, 1
 while i < len(sys.argv) and sys.argv[i].startswith("--"):
@@ -56,13 +58,18 @@ for n, node in enumerate(nodes):
                    SLURM_NTASKS=str(len(nodes) * per), SLURMD_NODENAME=node,
                    SLURM_STEP_NAME=opts.get("job-name", ""))
         procs.append(subprocess.Popen(cmd, env=env))
+step = os.path.join(os.environ["FAKE_STATE"], "steps", f"{os.environ['SLURM_JOB_ID']}.{os.getpid()}")
+os.makedirs(os.path.dirname(step), exist_ok=True)
+with open(step, "w") as f:
+    f.write(" ".join([opts.get("job-name", "")] + [str(p.pid) for p in procs]) + "\n")
 def forward(sig, _):
     for p in procs:
         if p.poll() is None:
-            p.send_signal(sig)
+            p.send_signal(signal.SIGKILL if sig == signal.SIGTERM else sig)
 for s in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
     signal.signal(s, forward)
 codes = [p.wait() for p in procs]
+os.remove(step)
 bad = [c for c in codes if c != 0]
 sys.exit(0 if not bad else (128 - bad[0] if bad[0] < 0 else bad[0]))
 EOF
@@ -77,7 +84,27 @@ esac
 EOF
 cat >"$fake/squeue" <<'EOF'
 #!/usr/bin/env bash
+# Stand-in squeue: `--steps --jobs J` lists J's live steps as "ID NAME"; anything else: RUNNING.
+if [[ " $* " == *" --steps "* ]]; then
+  for f in "$FAKE_STATE/steps/$SLURM_JOB_ID".*; do
+    [ -f "$f" ] && read -r name _ <"$f" && echo "${f##*/} $name"
+  done
+  exit 0
+fi
 echo RUNNING
+EOF
+cat >"$fake/scancel" <<'EOF'
+#!/usr/bin/env bash
+# Stand-in scancel: `--quiet --signal=SIG STEP...` signals the tasks of those steps.
+sig=""
+for a; do
+  case $a in
+    --signal=*) sig=${a#--signal=} ;;
+    --*) ;;
+    *) read -r _ tasks <"$FAKE_STATE/steps/$a" && echo "$a $sig" >>"$FAKE_STATE/scancel.log" &&
+         for t in $tasks; do kill -s "$sig" "$t"; done ;;
+  esac
+done
 EOF
 cat >"$fake/pelican" <<'EOF'
 #!/usr/bin/python3
@@ -173,7 +200,7 @@ check "after USR1 the job ends within 30 s" wait_for 30 bash -c "! kill -0 $main
 kill -9 "$main" 2>/dev/null
 wait "$main"
 check "after USR1 the job exits 0" test $? -eq 0
-check "both learner ranks checkpointed (SIGTERM) before the job ended" \
+check "both learner ranks checkpointed (SIGTERM through scancel: srun would kill them)" \
   test -f "$state/learner-127.0.0.1-0.checkpointed" -a -f "$state/learner-127.0.0.1-1.checkpointed"
 check "the job requeued itself" grep -qx 4242 "$state/requeued"
 check "reward and actor steps were stopped" bash -c "! pgrep -f '$fake/pelican (reward|actor)' >/dev/null"
