@@ -13,6 +13,7 @@ debs=(
   libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libicu-dev libgloo-dev libcli11-dev libssl-dev
   openssl python3 python3-grpcio python3-protobuf python3-grpc-tools
   prometheus shellcheck curl
+  slurm-wlm munge
 )
 # Node.js may come from elsewhere (nodesource bundles npm and conflicts with Debian's npm).
 command -v npm >/dev/null || debs+=(nodejs npm)
