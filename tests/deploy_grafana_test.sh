@@ -118,14 +118,16 @@ shows("pelican-system", ["pelican_learner_actors_connected", "pelican_learner_to
       "pelican_reward_queue_depth", "pelican_actor_weight_sync_seconds",
       "pelican_learner_weight_publish_bytes_total", "pelican_learner_policy_lag",
       'reason=\\"stale\\"'])
-signals = re.search(r"`pelican_learner_guard_signal`[^\n]*`signal=([^`]*)`",
-                    open(f"{src}/deploy/prometheus/METRICS.md", encoding="utf-8").read())
+metrics_md = open(f"{src}/deploy/prometheus/METRICS.md", encoding="utf-8").read()
+signals = re.search(r"`pelican_learner_guard_signal`[^\n]*`signal=([^`]*)`", metrics_md)
+limits = re.search(r"`pelican_learner_guard_threshold`[^\n]*`signal=([^`]*)`", metrics_md)
 guard = ["pelican_learner_guard_tripped", "pelican_learner_guard_trips_total"]
 for s in (signals.group(1).split("/") if signals else []):
-    guard += [f'pelican_learner_guard_signal{{run=~\\"$run\\",signal=\\"{s}\\"}}',
-              f'pelican_learner_guard_threshold{{run=~\\"$run\\",signal=\\"{s}\\"}}']
-if not signals:
-    bad("METRICS.md: no signal list for pelican_learner_guard_signal")
+    guard.append(f'pelican_learner_guard_signal{{run=~\\"$run\\",signal=\\"{s}\\"}}')
+for s in (limits.group(1).split("/") if limits else []):
+    guard.append(f'pelican_learner_guard_threshold{{run=~\\"$run\\",signal=\\"{s}\\"}}')
+if not signals or not limits:
+    bad("METRICS.md: no signal list for pelican_learner_guard_signal or _threshold")
 shows("pelican-guard", guard)
 
 prov = open(f"{gdir}/provisioning/datasources/pelican.yml").read()

@@ -221,16 +221,24 @@ SYSTEM = {
 
 # ---------------------------------------------------------------------------------------------
 # Guard: the reward-hacking guard's signals against their limits, and its trips.
+# (signal, title, description, has a configurable limit that trips the guard)
 SIGNALS = [
-    ("gold_drop", "Gold drop below best", "Fraction the gold score has fallen below its best."),
-    ("kl", "KL to reference", "Mean KL to the reference against guard.kl_budget."),
-    ("kl_accel", "KL acceleration", "Growth of KL per step; KL speeding up is an early sign."),
+    ("gold_drop", "Gold drop below best",
+     "Fraction the gold score has fallen below its best (guard.gold_drop).", True),
+    ("kl", "KL to reference", "Mean KL to the reference against guard.kl_budget.", True),
+    ("kl_accel", "KL acceleration",
+     "Second difference of the mean KL over the last three probe windows; KL speeding up is an "
+     "early sign.", False),
     ("ensemble_std", "Reward-model ensemble disagreement",
-     "Spread of the ensemble's scores; rising when the policy leaves the models' training data."),
-    ("repeat_ngram", "Repeated n-gram fraction", "Share of repeated 3-grams in completions."),
-    ("distinct_2", "Distinct-2", "Share of distinct bigrams; a floor, collapsing text falls below it."),
-    ("length_drift", "Length drift", "Relative change of the mean completion length."),
-    ("entropy", "Entropy", "Mean token entropy; a floor, entropy collapse falls below it."),
+     "Spread of the ensemble's scores; rising when the policy leaves the models' training data.",
+     False),
+    ("repeat_ngram", "Repeated n-gram fraction",
+     "Share of repeated 3-grams in completions (guard.max_repeat_ngram_fraction).", True),
+    ("distinct_2", "Distinct-2", "Share of distinct bigrams; collapsing text lowers it.", False),
+    ("length_drift", "Length drift",
+     "Mean completion length of the last probe window relative to the first, minus 1.", False),
+    ("entropy", "Entropy",
+     "Mean token entropy; a floor (guard.min_entropy), entropy collapse falls below it.", True),
 ]
 GUARD = {
     "uid": "pelican-guard",
@@ -254,12 +262,12 @@ GUARD = {
         ], w=24, desc="The best checkpoint is kept by the gold score."),
         row("Signals and limits"),
     ] + [
-        ts(title, [
-            q(learner("guard_signal", f'signal="{sig}"'), "{{run}}"),
-            q(learner("guard_threshold", f'signal="{sig}"'), "{{run}} limit"),
-        ], desc=desc + " The dashed red line is the configured limit (absent when off).",
-            limit_series=".* limit$")
-        for sig, title, desc in SIGNALS
+        ts(title, [q(learner("guard_signal", f'signal="{sig}"'), "{{run}}")] + ([
+            q(learner("guard_threshold", f'signal="{sig}"'), "{{run}} limit")] if limited else []),
+            desc=desc + (" The dashed red line is the configured limit (absent when off)."
+                         if limited else " Reported; no limit trips on it."),
+            limit_series=".* limit$" if limited else None)
+        for sig, title, desc, limited in SIGNALS
     ],
 }
 
