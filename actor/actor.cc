@@ -87,7 +87,14 @@ struct ActorMetrics {
                          .Name("pelican_actor_weight_bytes_total")
                          .Help("Bytes of weights received")
                          .Register(r)
-                         .Add({})) {}
+                         .Add({})) {
+    // Children that exist from the start, so dashboards show 0 rather than "no data": every
+    // RPC retried, and the codes a Score call fails with after its retries.
+    for (const char* rpc : {"score", "push", "lease"}) retries.Add({{"rpc", rpc}});
+    for (const char* code : {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}) {
+      reward_errors.Add({{"code", code}});
+    }
+  }
 
   prometheus::Counter& samples;
   prometheus::Counter& tokens;
@@ -438,7 +445,9 @@ absl::Status Actor::Impl::Run(SignalWatcher& signals) {
   while (!done && !signals.shutdown_requested()) {
     absl::Status status = Round(&done);
     if (!status.ok()) {
-      if (!IsRetryable(status)) return status;
+      // CANCELLED: the learner's server went down mid-call (a restart); wait for it like for
+      // UNAVAILABLE.
+      if (!IsRetryable(status) && !absl::IsCancelled(status)) return status;
       // The learner is unreachable for now (restarting?): wait and try again.
       PELICAN_LOG(WARNING) << status << "; retrying in 1 s";
       std::this_thread::sleep_for(std::chrono::seconds(1));
