@@ -519,6 +519,19 @@ absl::StatusOr<std::optional<GuardTrip>> Learner::Impl::Probe(nlohmann::json* li
                     << (seen.best ? " (best so far)" : "") << ", best "
                     << guard_->state().best_score() << " at step " << guard_->state().best_step()
                     << " (" << Since(start) << " s)";
+  // The probe's completions, for the report's samples from the start, middle and end.
+  std::string samples;
+  for (const EvalSample& s : result.samples) {
+    samples += nlohmann::json{{"prompt", s.prompt},
+                              {"completion", s.completion},
+                              {"reference", s.reference},
+                              {"score", s.score}}
+                   .dump() +
+               "\n";
+  }
+  RETURN_IF_ERROR(MakeDirs(options_.run_dir + "/probes"));
+  RETURN_IF_ERROR(WriteFileAtomic(
+      absl::StrFormat("%s/probes/step-%08d.jsonl", options_.run_dir, step), samples));
   (*line)["gold_score"] = result.score;
   (*line)["gold_distinct_2"] = result.distinct_2;
   (*line)["gold_mean_length"] = result.mean_length;
@@ -746,7 +759,9 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
                          << "; best gold score " << guard_->state().best_score() << " at step "
                          << guard_->state().best_step();
   }
-  if (absl::Status ckpt = Checkpoint(); !ckpt.ok()) {
+  if (absl::Status ckpt =
+          last_checkpoint_step_ == trainer_->steps() ? absl::OkStatus() : Checkpoint();
+      !ckpt.ok()) {
     PELICAN_LOG(ERROR) << "final checkpoint failed: " << ckpt;
     if (status.ok()) status = ckpt;
   }
@@ -755,7 +770,9 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
       PELICAN_LOG(ERROR) << "telling the other ranks to stop: " << s;
     }
   }
-  service_->SetDone();
+  // Actors hear "done" only when the run is over; a learner stopped to be restarted (SIGTERM, a
+  // Slurm requeue) leaves them retrying until it is back.
+  if (finished || guard_stop) service_->SetDone();
   ledger_->Shutdown();
   weights_.Close();
   if (metrics_) metrics_->RecordLedger(ledger_->Stats());
