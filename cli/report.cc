@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +68,29 @@ std::string Chart(const std::string& title, const std::vector<double>& xs,
   return svg;
 }
 
+// What the reward-hacking guard did, from summary.json's "guard".
+std::string GuardParagraph(const std::string& run_dir) {
+  absl::StatusOr<std::string> text = ReadFile(run_dir + "/summary.json");
+  if (!text.ok()) return "";
+  const nlohmann::json summary = nlohmann::json::parse(*text, nullptr, false);
+  if (!summary.is_object() || !summary.contains("guard")) return "";
+  const nlohmann::json& g = summary["guard"];
+  if (!g.value("enabled", false)) return "<p>reward-hacking guard: off</p>";
+  std::string out = "<p>reward-hacking guard: ";
+  if (g.value("tripped", false)) {
+    absl::StrAppendFormat(&out, "<b>tripped</b> at step %d on %s (%s)", g.value("step", 0),
+                          Escape(g.value("reason", "")), Escape(g.value("action", "")));
+  } else {
+    out += "not tripped";
+  }
+  if (g.contains("best_score")) {
+    absl::StrAppendFormat(&out, "; best gold score %.3f at step %d", g.value("best_score", 0.0),
+                          g.value("best_step", 0));
+  }
+  absl::StrAppendFormat(&out, "; kept checkpoint %s</p>", Escape(g.value("kept_checkpoint", "")));
+  return out;
+}
+
 std::string SampleTable(const std::string& title, const EvalResult& r, size_t n) {
   std::string html = absl::StrCat("<h3>", Escape(title), "</h3><table><tr><th>prompt</th>",
                                   "<th>completion</th><th>reference</th><th>score</th></tr>");
@@ -76,6 +100,35 @@ std::string SampleTable(const std::string& title, const EvalResult& r, size_t n)
                           Escape(s.prompt), Escape(s.completion), Escape(s.reference), s.score);
   }
   return html + "</table>";
+}
+
+// Completions of the learner's gold probes (probes/step-*.jsonl) at the start, middle and end of
+// training.
+std::string ProbeTables(const std::string& run_dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(run_dir + "/probes", ec)) {
+    if (e.path().extension() == ".jsonl") files.push_back(e.path().string());
+  }
+  if (files.empty()) return "";
+  std::sort(files.begin(), files.end());
+  std::vector<size_t> picks = {0, files.size() / 2, files.size() - 1};
+  picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+  std::string html;
+  for (size_t i : picks) {
+    absl::StatusOr<std::string> text = ReadFile(files[i]);
+    if (!text.ok()) continue;
+    EvalResult r;
+    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+      nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+      if (!j.is_object()) continue;
+      r.samples.push_back({j.value("prompt", ""), j.value("completion", ""),
+                           j.value("reference", ""), j.value("score", 0.0)});
+    }
+    const std::string name = std::filesystem::path(files[i]).stem().string();
+    html += SampleTable(absl::StrCat("Gold probe during training, ", name), r, 8);
+  }
+  return html;
 }
 
 }  // namespace
@@ -96,6 +149,14 @@ absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config
     for (const auto& j : steps) ys.push_back(j.value(key, 0.0));
     return ys;
   };
+  // The gold probe runs every guard.eval_every_steps: its chart has those steps only.
+  std::vector<double> gold_xs, gold_ys;
+  for (const auto& j : steps) {
+    if (j.contains("gold_score")) {
+      gold_xs.push_back(j.value("step", 0.0));
+      gold_ys.push_back(j.value("gold_score", 0.0));
+    }
+  }
   std::string html = absl::StrCat(
       "<!doctype html><html><head><meta charset='utf-8'><title>pelican run ",
       Escape(config.run().name()),
@@ -108,6 +169,7 @@ absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config
                         before.score);
   if (after) absl::StrAppendFormat(&html, ", after <b>%.3f</b>", after->score);
   html += "</p>";
+  html += GuardParagraph(run_dir);
   const std::vector<std::pair<const char*, const char*>> charts = {
       {"reward_mean", "training reward (mean)"},
       {"kl", "KL to the reference"},
@@ -115,8 +177,10 @@ absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config
       {"response_length", "completion length (tokens)"},
       {"policy_loss", "policy loss"},
       {"tokens_per_s", "throughput (tokens/s)"}};
+  if (!gold_xs.empty()) html += Chart("gold probe score (held-out)", gold_xs, gold_ys);
   for (const auto& [key, title] : charts) html += Chart(title, xs, series(key));
   html += SampleTable("Held-out completions at the start", before, 12);
+  html += ProbeTables(run_dir);
   if (after) html += SampleTable("Held-out completions of the kept checkpoint", *after, 12);
   html += "</body></html>\n";
   return WriteFileAtomic(run_dir + "/report.html", html);

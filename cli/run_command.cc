@@ -142,10 +142,12 @@ class Progress {
           step > first_step_ ? (elapsed - first_elapsed_) / static_cast<double>(step - first_step_)
                              : 0.0;
       const double eta = per_step * static_cast<double>(total_ - std::min(total_, step));
+      if (j.contains("gold_score"))
+        gold_ = absl::StrFormat(" | gold %.3f", j.value("gold_score", 0.0));
       const std::string text = absl::StrFormat(
-          "step %d/%d | reward %.3f | KL %.4f | entropy %.3f | len %.1f | %.0f tok/s | ETA %ds",
-          step, total_, j.value("reward_mean", 0.0), j.value("kl", 0.0), j.value("entropy", 0.0),
-          j.value("response_length", 0.0), j.value("tokens_per_s", 0.0),
+          "step %d/%d | reward %.3f%s | KL %.4f | entropy %.3f | len %.1f | %.0f tok/s | ETA %ds",
+          step, total_, j.value("reward_mean", 0.0), gold_, j.value("kl", 0.0),
+          j.value("entropy", 0.0), j.value("response_length", 0.0), j.value("tokens_per_s", 0.0),
           static_cast<int>(std::lround(eta)));
       if (isatty(STDOUT_FILENO)) {
         std::cout << "\r" << text << "   " << std::flush;
@@ -161,6 +163,7 @@ class Progress {
   std::streamoff offset_ = 0;
   uint64_t first_step_ = 0;
   double first_elapsed_ = 0;
+  std::string gold_;  // the latest gold probe, shown until the next
 };
 
 absl::Status WriteTargets(const std::string& path, const std::string& run_name,
@@ -302,15 +305,25 @@ int RunPipeline(const ConfigArgs& config_args) {
   int restarts = 0;
   for (const Child* c : all) restarts += c->restarts;
   update["restarts"] = restarts;
-  absl::StatusOr<CheckpointInfo> kept = FindLatestCheckpoint(run_dir + "/checkpoints");
+  // The kept checkpoint: the guard's best by the gold probe, else the last one.
+  std::string kept;
+  if (absl::StatusOr<std::string> text = ReadFile(summary_path); text.ok()) {
+    const nlohmann::json s = nlohmann::json::parse(*text, nullptr, false);
+    if (s.is_object() && s.contains("guard")) kept = s["guard"].value("kept_checkpoint", "");
+  }
+  if (kept.empty()) {
+    if (auto latest = FindLatestCheckpoint(run_dir + "/checkpoints"); latest.ok()) {
+      kept = latest->dir;
+    }
+  }
   std::optional<EvalResult> after;
-  if (kept.ok()) {
-    auto result = EvaluatePolicy(config, kept->dir + "/policy", run_dir);
+  if (!kept.empty()) {
+    auto result = EvaluatePolicy(config, kept + "/policy", run_dir);
     if (!result.ok()) return ReportError(Annotate(result.status(), "evaluating the result"));
     after = *result;
-    update["eval"]["after"] = EvalSummary(*result, kept->dir);
+    update["eval"]["after"] = EvalSummary(*result, kept);
     std::cout << absl::StrFormat("[eval] after RL: score %.3f (before %.3f), checkpoint %s\n",
-                                 result->score, before->score, kept->dir);
+                                 result->score, before->score, kept);
   }
   if (absl::Status s = MergeSummary(summary_path, update); !s.ok()) return ReportError(s);
   if (absl::Status s = WriteReport(run_dir, config, *before, after); !s.ok()) {
