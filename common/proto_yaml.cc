@@ -106,10 +106,6 @@ std::string EnumPrefix(const pb::EnumDescriptor* e) {
   return pos == std::string::npos ? "" : zero.substr(0, pos);
 }
 
-std::string EnumYamlName(const pb::EnumValueDescriptor* v) {
-  return absl::AsciiStrToLower(absl::StripPrefix(v->name(), EnumPrefix(v->type())));
-}
-
 // Levenshtein distance, for "did you mean" hints on unknown keys.
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -297,6 +293,10 @@ absl::Status SetField(const YAML::Node& node, const std::string& source, const s
 }
 
 }  // namespace
+
+std::string EnumYamlName(const pb::EnumValueDescriptor* v) {
+  return absl::AsciiStrToLower(absl::StripPrefix(v->name(), EnumPrefix(v->type())));
+}
 
 void ApplyProtoDefaults(pb::Message* message) {
   const pb::Descriptor* d = message->GetDescriptor();

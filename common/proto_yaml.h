@@ -39,6 +39,10 @@ absl::Status SetYamlPath(const std::string& field_path, const YAML::Node& node,
 // into a default message gives back `message`. Doubles are written in their shortest exact form.
 std::string ToYaml(const google::protobuf::Message& message);
 
+// An enum value as configs spell it: its name without the enum's prefix, in lower case
+// (GUARD_ACTION_RAISE_KL -> "raise_kl").
+std::string EnumYamlName(const google::protobuf::EnumValueDescriptor* value);
+
 // Clears every field whose spec says local, recursively.
 void ClearLocalFields(google::protobuf::Message* message);
 

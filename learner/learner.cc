@@ -20,6 +20,7 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "common/model/hf_model.h"
+#include "common/proto_yaml.h"
 #include "common/status_macros.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/weight_codec.h"
@@ -490,7 +491,8 @@ absl::Status Learner::Impl::WriteSummary(bool finished) {
     guard["reason"] = g.reason();
     guard["trips"] = g.trips();
     guard["rollbacks"] = g.rollbacks();
-    guard["action"] = v1::GuardAction_Name(config_.guard().action());
+    guard["action"] =
+        EnumYamlName(v1::GuardAction_descriptor()->FindValueByNumber(config_.guard().action()));
     if (g.has_best()) {
       guard["best_score"] = g.best_score();
       guard["best_step"] = g.best_step();
@@ -556,7 +558,8 @@ absl::Status Learner::Impl::ActOnTrip(const GuardTrip& trip, bool* stop) {
   const v1::GuardAction action = config_.guard().action();
   PELICAN_LOG(WARNING) << "reward-hacking guard tripped at step " << trainer_->steps() << ": "
                        << GuardSignalName(trip.signal) << " = " << trip.value << " (limit "
-                       << trip.threshold << "); action " << v1::GuardAction_Name(action);
+                       << trip.threshold << "); action "
+                       << EnumYamlName(v1::GuardAction_descriptor()->FindValueByNumber(action));
   switch (action) {
     case v1::GUARD_ACTION_STOP:
       *stop = true;
