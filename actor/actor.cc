@@ -110,6 +110,10 @@ struct ActorMetrics {
 
 }  // namespace
 
+// Longest a LeasePrompts call waits for a learner that is down before it is retried (so SIGTERM is
+// noticed within about this time).
+constexpr absl::Duration kLeaseWait = absl::Seconds(5);
+
 class Actor::Impl {
  public:
   explicit Impl(const RpcSettings& rpc) : rpc_(rpc) {}
@@ -125,6 +129,16 @@ class Actor::Impl {
   // One lease → generate → score → push round. Sets *done when the learner says so.
   absl::Status Round(bool* done);
   absl::Status Push(std::vector<v1::Trajectory> trajectories);
+  // A context for a call to the learner that waits for the channel to connect (up to `deadline`,
+  // the RPC default when absent) instead of failing at once while it is down. A synchronous
+  // client's channel makes progress only while a call waits on it: failing fast and sleeping
+  // between retries left actors unable to reconnect to a restarted learner for tens of seconds.
+  std::unique_ptr<grpc::ClientContext> LearnerCallContext(
+      std::optional<absl::Duration> deadline) const {
+    auto ctx = rpc_.NewClientContext(deadline);
+    ctx->set_wait_for_ready(true);
+    return ctx;
+  }
 
   v1::RunConfig config_;
   const RpcSettings rpc_;
@@ -201,7 +215,7 @@ absl::Status Actor::Impl::Register(SignalWatcher& signals) {
   const auto start = std::chrono::steady_clock::now();
   while (true) {
     v1::RegisterActorResponse response;
-    auto ctx = rpc_.NewClientContext(absl::Seconds(10));
+    auto ctx = LearnerCallContext(absl::Seconds(10));
     grpc::Status st = learner_->RegisterActor(ctx.get(), request, &response);
     if (st.ok()) {
       actor_id_ = response.actor_id();
@@ -300,7 +314,7 @@ absl::Status Actor::Impl::Push(std::vector<v1::Trajectory> trajectories) {
   absl::Status status = CallWithRetry(retry_, nullptr, &rng_, [&](int attempt) {
     if (attempt > 0 && metrics_) metrics_->retries.Add({{"rpc", "push"}}).Increment();
     v1::PushRolloutsResponse response;
-    auto ctx = rpc_.NewClientContext();
+    auto ctx = LearnerCallContext(std::nullopt);
     return FromGrpcStatus(learner_->PushRollouts(ctx.get(), request, &response));
   });
   if (metrics_) {
@@ -317,7 +331,7 @@ absl::Status Actor::Impl::Round(bool* done) {
   v1::LeasePromptsResponse leased;
   RETURN_IF_ERROR(CallWithRetry(retry_, nullptr, &rng_, [&](int attempt) {
     if (attempt > 0 && metrics_) metrics_->retries.Add({{"rpc", "lease"}}).Increment();
-    auto ctx = rpc_.NewClientContext();
+    auto ctx = LearnerCallContext(kLeaseWait);
     return FromGrpcStatus(learner_->LeasePrompts(ctx.get(), lease_request, &leased));
   }));
   if (leased.done()) {

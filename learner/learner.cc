@@ -47,6 +47,8 @@ constexpr char kTrainerStateFile[] = "trainer_state.pb";
 constexpr char kLedgerStateFile[] = "ledger_state.pb";
 constexpr char kRngFile[] = "rng_state.pt";
 constexpr char kGuardStateFile[] = "guard_state.pb";
+// Longest wait at the end of a run for connected actors to hear that it is over.
+constexpr std::chrono::seconds kDoneGrace(10);
 
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -780,9 +782,15 @@ absl::Status Learner::Impl::Run(SignalWatcher& signals) {
   weights_.Close();
   if (metrics_) metrics_->RecordLedger(ledger_->Stats());
   if (absl::Status s = WriteSummary(finished); !s.ok() && status.ok()) status = s;
-  // Give actors a moment to hear "done" from LeasePrompts before the server goes away.
+  // Every connected actor hears "done" from LeasePrompts before the server goes away (at most
+  // kDoneGrace: an actor killed a moment ago still counts as connected until it times out).
   server_->GetHealthCheckService()->SetServingStatus(false);
-  if (finished || guard_stop) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  if (finished || guard_stop) {
+    const auto deadline = std::chrono::steady_clock::now() + kDoneGrace;
+    while (service_->actors_not_told_done() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   PELICAN_LOG(INFO) << "learner stopped at step " << trainer_->steps()
                     << (finished ? " (done)" : "");

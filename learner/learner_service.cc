@@ -113,6 +113,16 @@ uint32_t LearnerService::actors_connected() const {
   return n;
 }
 
+uint32_t LearnerService::actors_not_told_done() const {
+  const absl::Time now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t n = 0;
+  for (const auto& [id, t] : last_seen_) {
+    n += now - t <= options_.actor_timeout && told_done_.count(id) == 0;
+  }
+  return n;
+}
+
 grpc::ServerUnaryReactor* LearnerService::RegisterActor(grpc::CallbackServerContext* ctx,
                                                         const v1::RegisterActorRequest* request,
                                                         v1::RegisterActorResponse* response) {
@@ -153,6 +163,8 @@ grpc::ServerUnaryReactor* LearnerService::LeasePrompts(grpc::CallbackServerConte
     response->set_policy_version(weights_->version());
     if (done_.load()) {
       response->set_done(true);
+      std::lock_guard<std::mutex> lock(mu_);
+      told_done_.insert(request->actor_id());
     } else {
       auto leased = ledger_->Lease(request->actor_id(), request->n());
       if (leased.ok()) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "common/clock.h"
@@ -46,6 +47,9 @@ class LearnerService final : public v1::LearnerService::CallbackService {
   // The run is over: LeasePrompts answers done = true.
   void SetDone() { done_.store(true); }
   uint32_t actors_connected() const;
+  // Connected actors that have not yet been answered done = true (the learner waits for them
+  // before it goes away, so that no actor keeps retrying a finished run).
+  uint32_t actors_not_told_done() const;
 
   grpc::ServerUnaryReactor* RegisterActor(grpc::CallbackServerContext* ctx,
                                           const v1::RegisterActorRequest* request,
@@ -76,6 +80,7 @@ class LearnerService final : public v1::LearnerService::CallbackService {
   std::atomic<bool> done_{false};
   mutable std::mutex mu_;
   std::map<std::string, absl::Time> last_seen_;  // guarded by mu_
+  std::set<std::string> told_done_;              // guarded by mu_
 };
 
 }  // namespace pelican

@@ -54,6 +54,7 @@ class Fixture {
   }
 
   v1::LearnerService::Stub& stub() { return *stub_; }
+  LearnerService& service() { return *service_; }
   PromptLedger& ledger() { return *ledger_; }
   WeightStore& weights() { return weights_; }
   ManualClock& clock() { return clock_; }
@@ -143,6 +144,25 @@ TEST(LearnerServiceTest, RegistrationChecksFingerprints) {
   st = f.stub().RegisterActor(f.Ctx().get(), req, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(st.error_message().find("tokenizer"), std::string::npos);
+}
+
+TEST(LearnerServiceTest, CountsConnectedActorsNotYetToldTheRunIsDone) {
+  Fixture f;
+  const std::string a = f.Register("actor-a");
+  const std::string b = f.Register("actor-b");
+  EXPECT_EQ(f.service().actors_not_told_done(), 2u);
+  f.service().SetDone();
+  v1::LeasePromptsRequest req;
+  req.set_actor_id(a);
+  req.set_n(1);
+  v1::LeasePromptsResponse resp;
+  ASSERT_TRUE(f.stub().LeasePrompts(f.Ctx().get(), req, &resp).ok());
+  EXPECT_TRUE(resp.done());
+  EXPECT_EQ(resp.prompts_size(), 0);
+  EXPECT_EQ(f.service().actors_not_told_done(), 1u);  // b has not asked since
+  // An actor that stopped calling (killed) stops counting once it times out.
+  f.clock().Advance(absl::Seconds(61));
+  EXPECT_EQ(f.service().actors_not_told_done(), 0u);
 }
 
 TEST(LearnerServiceTest, RetriedPushIsNotCountedTwice) {
