@@ -568,8 +568,9 @@ absl::Status Learner::Impl::ActOnTrip(const GuardTrip& trip, bool* stop) {
       return absl::OkStatus();
     case v1::GUARD_ACTION_RAISE_KL: {
       const double coef = trainer_->kl_coef() * config_.guard().kl_raise_factor();
-      if (group_)
+      if (group_) {
         RETURN_IF_ERROR(Broadcast(Encode(Command::kSetKlCoef, absl::StrFormat("%.17g", coef))));
+      }
       trainer_->set_kl_coef(coef);
       guard_->Rearm();
       PELICAN_LOG(WARNING) << "guard: KL coefficient raised to " << coef;

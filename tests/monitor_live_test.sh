@@ -10,7 +10,6 @@ command -v prometheus >/dev/null || {
   echo "FAIL prometheus not found: install Debian's prometheus package (scripts/install-deps.sh does)"
   exit 1
 }
-cfg=$src/examples/arithmetic-grpo.yaml
 run=$tmp/run
 
 cat >"$tmp/live.yaml" <<EOF
