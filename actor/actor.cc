@@ -13,11 +13,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "actor/rollout.h"
 #include "common/config.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/metrics.h"
-#include "common/model/generate.h"
 #include "common/model/hf_model.h"
 #include "common/retry.h"
 #include "common/reward_client.h"
@@ -343,92 +343,37 @@ absl::Status Actor::Impl::Round(bool* done) {
     return absl::OkStatus();
   }
 
-  std::vector<std::vector<int32_t>> prompts;
-  for (const v1::LeasedPrompt& p : leased.prompts()) {
-    prompts.emplace_back(p.prompt_ids().begin(), p.prompt_ids().end());
-  }
   GenerateOptions generate;
   generate.sampling = sampling_;
   generate.max_kv_cache_bytes = int64_t{config_.actors().max_kv_cache_mib()} << 20;
   generate.pad_token_id = model_.generation.pad_token_id.value_or(0);
   at::Generator gen = at::detail::createCPUGenerator(rng_());
-  const auto gen_start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(std::vector<Completion> completions,
-                   Generate(model_.model, prompts, generate, gen));
-  const double generate_s = Since(gen_start);
-  if (metrics_) metrics_->generate_s.Observe(generate_s);
-
-  v1::ScoreRequest score_request;
-  for (size_t i = 0; i < completions.size(); ++i) {
-    const Completion& c = completions[i];
-    const v1::LeasedPrompt& p = leased.prompts(static_cast<int>(c.prompt_index));
-    v1::Sample* s = score_request.add_samples();
-    s->set_id(absl::StrCat(i));
-    *s->mutable_prompt_ids() = p.prompt_ids();
-    s->mutable_completion_ids()->Add(c.token_ids.begin(), c.token_ids.end());
-    s->set_prompt_text(p.prompt_text());
-    absl::StatusOr<std::string> text = tokenizer_->Decode(c.token_ids, true);
-    if (text.ok()) s->set_completion_text(*text);
-    *s->mutable_metadata() = p.metadata();
-    s->set_stopped(c.finish_reason == v1::FINISH_REASON_STOP);
-  }
-  const auto score_start = std::chrono::steady_clock::now();
-  const int64_t retries_before = reward_->retries();
-  absl::StatusOr<v1::ScoreResponse> scored = reward_->Score(score_request);
-  const double score_s = Since(score_start);
+  const RolloutSource source{actor_id_, absl::StrCat(actor_id_, "-", round_, "-"), version_};
+  ASSIGN_OR_RETURN(Rollouts rollouts, GenerateAndScore(model_.model, *tokenizer_, leased.prompts(),
+                                                       generate, gen, *reward_, source));
   if (metrics_) {
-    metrics_->score_s.Observe(score_s);
-    const int64_t retried = reward_->retries() - retries_before;
-    if (retried > 0) metrics_->retries.Add({{"rpc", "score"}}).Increment(retried);
+    metrics_->generate_s.Observe(rollouts.generate_s);
+    metrics_->score_s.Observe(rollouts.score_s);
+    if (rollouts.score_retries > 0) {
+      metrics_->retries.Add({{"rpc", "score"}}).Increment(static_cast<double>(rollouts.score_retries));
+    }
+    for (absl::StatusCode code : rollouts.sample_errors) {
+      metrics_->reward_errors.Add({{"code", absl::StatusCodeToString(code)}}).Increment();
+    }
   }
-  if (!scored.ok()) {
+  if (!rollouts.score_status.ok()) {
     // Nothing is pushed; the leases expire and are handed out again.
     if (metrics_) {
-      metrics_->reward_errors.Add({{"code", absl::StatusCodeToString(scored.status().code())}})
+      metrics_->reward_errors
+          .Add({{"code", absl::StatusCodeToString(rollouts.score_status.code())}})
           .Increment();
     }
     PELICAN_LOG(WARNING) << "scoring failed, " << leased.prompts_size()
-                         << " leases left to expire: " << scored.status();
+                         << " leases left to expire: " << rollouts.score_status;
     return absl::OkStatus();
   }
-
-  // Leases with any unscored sample are not pushed at all.
-  std::vector<bool> lease_ok(leased.prompts_size(), true);
-  for (size_t i = 0; i < completions.size(); ++i) {
-    const v1::SampleResult& r = scored->results(static_cast<int>(i));
-    if (r.code() != 0 || !r.has_reward()) {
-      lease_ok[completions[i].prompt_index] = false;
-      if (metrics_) {
-        metrics_->reward_errors
-            .Add({{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(r.code()))}})
-            .Increment();
-      }
-    }
-  }
-  std::vector<v1::Trajectory> trajectories;
-  for (size_t i = 0; i < completions.size(); ++i) {
-    const Completion& c = completions[i];
-    if (!lease_ok[c.prompt_index]) continue;
-    const v1::LeasedPrompt& p = leased.prompts(static_cast<int>(c.prompt_index));
-    const v1::SampleResult& r = scored->results(static_cast<int>(i));
-    v1::Trajectory t;
-    t.set_trajectory_id(absl::StrCat(actor_id_, "-", round_, "-", i));
-    t.set_lease_id(p.lease_id());
-    t.set_actor_id(actor_id_);
-    t.set_policy_version(version_);
-    *t.mutable_prompt_ids() = p.prompt_ids();
-    t.mutable_completion_ids()->Add(c.token_ids.begin(), c.token_ids.end());
-    t.mutable_logprobs()->Add(c.logprobs.begin(), c.logprobs.end());
-    t.set_finish_reason(c.finish_reason);
-    t.set_reward(r.reward());
-    *t.mutable_components() = r.components();
-    t.set_reward_uncertainty(r.uncertainty());
-    t.set_sample_index(static_cast<uint32_t>(c.sample_index));
-    t.mutable_timings()->set_generate_s(generate_s);
-    t.mutable_timings()->set_score_s(score_s);
-    if (metrics_) metrics_->tokens.Increment(static_cast<double>(c.token_ids.size()));
-    trajectories.push_back(std::move(t));
-  }
+  if (metrics_) metrics_->tokens.Increment(static_cast<double>(rollouts.completion_tokens));
+  std::vector<v1::Trajectory> trajectories = std::move(rollouts.trajectories);
   ++round_;
   if (trajectories.empty()) return absl::OkStatus();
   const size_t n = trajectories.size();
