@@ -32,20 +32,27 @@ class EvalModeScope {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HeldOutEvaluator>> HeldOutEvaluator::Create(
-    const v1::RunConfig& config, const std::string& tokenizer_path, const std::string& run_dir) {
+    const v1::RunConfig& config, const std::string& tokenizer_path, const std::string& run_dir,
+    Set set) {
   std::unique_ptr<HeldOutEvaluator> e(new HeldOutEvaluator());
   e->config_ = config;
   ASSIGN_OR_RETURN(TaskFiles files,
                    PrepareTaskData(config.task(), config.run().seed(), run_dir + "/data"));
-  if (files.eval.empty()) {
+  const std::string& path = set == Set::kProbe ? files.probe : files.eval;
+  if (path.empty()) {
     return absl::InvalidArgumentError("the task has no held-out set (task.eval_file)");
   }
-  ASSIGN_OR_RETURN(e->examples_, ReadTextPairs(files.eval, config.task().prompt_key(),
-                                               config.task().reference_key()));
+  ASSIGN_OR_RETURN(e->examples_,
+                   ReadTextPairs(path, config.task().prompt_key(), config.task().reference_key()));
   ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromFile(tokenizer_path));
   reward::ScorerRegistry registry;
   reward::RegisterRewardModelScorer(registry, {}, nullptr);
   ASSIGN_OR_RETURN(e->scorers_, reward::BuildScorerSet(config.reward(), registry));
+  if (config.guard().gold_size() > 0) {
+    v1::RewardSection gold = config.reward();
+    *gold.mutable_scorers() = config.guard().gold();
+    ASSIGN_OR_RETURN(e->gold_, reward::BuildScorerSet(gold, registry));
+  }
   return e;
 }
 
@@ -86,19 +93,31 @@ absl::StatusOr<EvalResult> HeldOutEvaluator::Evaluate(Transformer& model,
       in.stopped = c.finish_reason == v1::FINISH_REASON_STOP;
       result.samples.push_back({examples_[i].prompt, text, examples_[i].second, 0.0});
     }
-    std::vector<reward::CompositeResult> scored = scorers_->default_scorer().Score(inputs);
-    for (size_t k = 0; k < scored.size(); ++k) {
-      if (!scored[k].status.ok()) {
-        return Annotate(scored[k].status, absl::StrCat("scoring eval example ", begin + k + 1, " (",
-                                                       examples_[begin + k].prompt, ")"));
+    const auto score = [&](reward::ScorerSet& set, double EvalSample::*field,
+                           double* sum) -> absl::Status {
+      std::vector<reward::CompositeResult> scored = set.default_scorer().Score(inputs);
+      for (size_t k = 0; k < scored.size(); ++k) {
+        if (!scored[k].status.ok()) {
+          return Annotate(scored[k].status, absl::StrCat("scoring eval example ", begin + k + 1,
+                                                         " (", examples_[begin + k].prompt, ")"));
+        }
+        result.samples[begin + k].*field = scored[k].total;
+        *sum += scored[k].total;
       }
-      result.samples[begin + k].score = scored[k].total;
-      result.score += scored[k].total;
+      return absl::OkStatus();
+    };
+    if (gold_) {
+      RETURN_IF_ERROR(score(*gold_, &EvalSample::score, &result.score));
+      RETURN_IF_ERROR(score(*scorers_, &EvalSample::reward, &result.reward));
+    } else {
+      RETURN_IF_ERROR(score(*scorers_, &EvalSample::score, &result.score));
     }
     for (Completion& c : completions) completions_ids.push_back(std::move(c.token_ids));
   }
   result.examples = static_cast<int64_t>(examples_.size());
   result.score /= static_cast<double>(examples_.size());
+  result.reward /= static_cast<double>(examples_.size());
+  result.has_gold = gold_ != nullptr;
   ASSIGN_OR_RETURN(TextStats stats, ComputeTextStats(completions_ids, 2));
   result.distinct_2 = stats.distinct_n;
   result.mean_length = stats.mean_length;
@@ -114,13 +133,24 @@ absl::StatusOr<EvalResult> EvaluatePolicy(const v1::RunConfig& config, const std
   return evaluator->Evaluate(model.model, model.generation);
 }
 
+std::vector<EvalSample> HighRewardLowGold(const EvalResult& result, double reward_floor,
+                                          double gold_limit) {
+  std::vector<EvalSample> out;
+  if (!result.has_gold) return out;
+  for (const EvalSample& s : result.samples) {
+    if (s.reward > reward_floor && s.score < gold_limit) out.push_back(s);
+  }
+  return out;
+}
+
 std::string EvalJson(const EvalResult& result, const std::string& model_dir) {
-  return nlohmann::json{{"score", result.score},
-                        {"distinct_2", result.distinct_2},
-                        {"mean_length", result.mean_length},
-                        {"examples", result.examples},
-                        {"checkpoint", model_dir}}
-      .dump();
+  nlohmann::json j{{"score", result.score},
+                   {"distinct_2", result.distinct_2},
+                   {"mean_length", result.mean_length},
+                   {"examples", result.examples},
+                   {"checkpoint", model_dir}};
+  if (result.has_gold) j["reward"] = result.reward;
+  return j.dump();
 }
 
 }  // namespace pelican

@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -216,6 +217,11 @@ class Learner::Impl {
   // The gold probe at the current step: records it, keeps the best checkpoint, and returns a
   // trip of the guard, if any. Adds the probe's fields to `line` (the step's metrics line).
   absl::StatusOr<std::optional<GuardTrip>> Probe(nlohmann::json* line);
+  // With gold scorers: appends to the harvest file the probe samples whose training reward is
+  // above the best probe's mean while their gold score is guard.gold_drop below the best gold
+  // score (HighRewardLowGold): what the policy games, ready for labelling. Adds "harvested" to
+  // `line`.
+  absl::Status Harvest(const EvalResult& result, uint64_t step, bool best, nlohmann::json* line);
   // Acts on a trip as guard.action says; sets *stop for the stop action.
   absl::Status ActOnTrip(const GuardTrip& trip, bool* stop);
   // Loads the weights and optimizer moments of the checkpoint in `dir` (every rank).
@@ -246,6 +252,8 @@ class Learner::Impl {
   // Rank 0 with guard.enabled: the gold probe (the task's held-out set) and the guard.
   std::unique_ptr<HeldOutEvaluator> probe_;
   std::unique_ptr<RewardGuard> guard_;
+  // The best probe's mean training reward, when the probe has gold scorers (for the harvest).
+  std::optional<double> best_probe_reward_;
   std::optional<uint64_t> last_checkpoint_step_;
   std::unique_ptr<LearnerMetrics> metrics_;
   std::ofstream metrics_jsonl_;
@@ -378,11 +386,12 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   }
   if (config.guard().enabled()) {
     guard_ = std::make_unique<RewardGuard>(config.guard());
-    if (files.eval.empty()) {
-      PELICAN_LOG(WARNING) << "the task has no held-out set (task.eval_file): the guard watches "
-                              "its per-step signals only, without a gold probe";
+    if (files.probe.empty()) {
+      PELICAN_LOG(WARNING) << "the task has no held-out set (task.probe_file, task.eval_file): "
+                              "the guard watches its per-step signals only, without a gold probe";
     } else {
-      ASSIGN_OR_RETURN(probe_, HeldOutEvaluator::Create(config, tokenizer_path_, run_dir));
+      ASSIGN_OR_RETURN(probe_, HeldOutEvaluator::Create(config, tokenizer_path_, run_dir,
+                                                        HeldOutEvaluator::Set::kProbe));
       PELICAN_LOG(INFO) << "guard: gold probe of " << probe_->size() << " held-out prompts every "
                         << config.guard().eval_every_steps() << " steps";
     }
@@ -526,12 +535,16 @@ absl::StatusOr<std::optional<GuardTrip>> Learner::Impl::Probe(nlohmann::json* li
   // The probe's completions, for the report's samples from the start, middle and end.
   std::string samples;
   for (const EvalSample& s : result.samples) {
-    samples += nlohmann::json{{"prompt", s.prompt},
-                              {"completion", s.completion},
-                              {"reference", s.reference},
-                              {"score", s.score}}
-                   .dump() +
-               "\n";
+    nlohmann::json j{{"prompt", s.prompt},
+                     {"completion", s.completion},
+                     {"reference", s.reference},
+                     {"score", s.score}};
+    if (result.has_gold) j["reward"] = s.reward;
+    samples += j.dump() + "\n";
+  }
+  if (result.has_gold) {
+    (*line)["probe_reward"] = result.reward;
+    RETURN_IF_ERROR(Harvest(result, step, seen.best, line));
   }
   RETURN_IF_ERROR(MakeDirs(options_.run_dir + "/probes"));
   RETURN_IF_ERROR(WriteFileAtomic(
@@ -543,6 +556,39 @@ absl::StatusOr<std::optional<GuardTrip>> Learner::Impl::Probe(nlohmann::json* li
   // The best policy is kept as a checkpoint of its own (pruning spares it).
   if (seen.best && last_checkpoint_step_ != step) RETURN_IF_ERROR(Checkpoint());
   return seen.trip;
+}
+
+absl::Status Learner::Impl::Harvest(const EvalResult& result, uint64_t step, bool best,
+                                    nlohmann::json* line) {
+  if (best || !best_probe_reward_) {
+    if (best) best_probe_reward_ = result.reward;
+    return absl::OkStatus();
+  }
+  // As the guard's gold_drop signal measures a fall: relative to |best|, at least 1e-3.
+  const double best_gold = guard_->state().best_score();
+  const double gold_limit =
+      best_gold - config_.guard().gold_drop() * std::max(std::abs(best_gold), 1e-3);
+  std::string rows;
+  const std::vector<EvalSample> gamed = HighRewardLowGold(result, *best_probe_reward_, gold_limit);
+  for (const EvalSample& s : gamed) {
+    rows += nlohmann::json{{"step", step},
+                           {"prompt", s.prompt},
+                           {"completion", s.completion},
+                           {"reward", s.reward},
+                           {"gold", s.score}}
+                .dump() +
+            "\n";
+  }
+  const int64_t n = static_cast<int64_t>(gamed.size());
+  (*line)["harvested"] = n;
+  if (n == 0) return absl::OkStatus();
+  const std::string path = config_.guard().harvest_file().empty()
+                               ? options_.run_dir + "/harvest.jsonl"
+                               : config_.guard().harvest_file();
+  absl::StatusOr<std::string> old = ReadFile(path);
+  PELICAN_LOG(WARNING) << "guard: harvested " << n << " probe samples with training reward above "
+                       << *best_probe_reward_ << " and gold below " << gold_limit << " to " << path;
+  return WriteFileAtomic(path, (old.ok() ? *old : std::string()) + rows);
 }
 
 absl::Status Learner::Impl::RollbackTo(const std::string& dir) {

@@ -12,6 +12,7 @@
 #include "learner/jsonl_lines.h"
 #include "learner/optimizer.h"
 #include "learner/rollout_batch.h"
+#include "learner/task_data.h"
 #include "nlohmann/json.hpp"
 
 namespace pelican {
@@ -80,8 +81,17 @@ absl::StatusOr<RmResult> TrainRewardModel(const v1::RunConfig& config,
   const v1::RmSection& rm = config.rm();
   if (rm.output().empty()) return absl::InvalidArgumentError("rm.output is not set");
   if (pairs.empty()) {
-    if (rm.train_file().empty()) return absl::InvalidArgumentError("rm.train_file is not set");
-    ASSIGN_OR_RETURN(pairs, ReadPreferencePairs(rm.train_file()));
+    std::string path = rm.train_file();
+    if (path.empty()) {
+      ASSIGN_OR_RETURN(TaskFiles files, PrepareTaskData(config.task(), config.run().seed(),
+                                                        config.run().dir() + "/data"));
+      if (files.preferences.empty()) {
+        return absl::InvalidArgumentError(
+            "rm.train_file is not set and the task has no built-in preference pairs");
+      }
+      path = files.preferences;
+    }
+    ASSIGN_OR_RETURN(pairs, ReadPreferencePairs(path));
   }
   std::mt19937_64 rng(config.run().seed());
   std::shuffle(pairs.begin(), pairs.end(), rng);

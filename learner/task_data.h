@@ -1,17 +1,26 @@
 // The data of a run's task as JSONL files, the one format every stage reads:
 //
-//   task.kind = jsonl        the configured train_file / eval_file, as they are
+//   task.kind = jsonl        the configured train_file / eval_file / probe_file, as they are
 //   task.kind = arithmetic   generated in code, deterministic in run.seed, written under a
 //                            directory: "a+b=" prompts with their sums. Operand pairs are split
-//                            once into training pairs and held-out pairs (a fifth), so the
-//                            evaluation asks sums the policy never trained on.
+//                            once into training pairs (70%), the guard's probe pairs (15%) and
+//                            the test pairs of `pelican eval` (15%).
 //
 //   train.jsonl  {"prompt": "7+12=", "answer": "19"}       RL prompts (learner)
-//   eval.jsonl   {"prompt": "3+15=", "answer": "18"}       held-out set (eval, the guard's probe)
+//   probe.jsonl  {"prompt": "9+14=", "answer": "23"}       validation: the guard's gold probe
+//   eval.jsonl   {"prompt": "3+15=", "answer": "18"}       test: `pelican eval`
 //   sft.jsonl    {"prompt": "7+12=", "completion": "19"}   demonstrations (sft)
 //
-// SFT sees a third of the training pairs only: it teaches the answer format and gives the weak
-// start RL must improve on.
+//   task.kind = pelican-jokes   "Why did the pelican buy a drum? " prompts (reward_service/
+//                            pelican_jokes.h), split the same way; train/probe/eval carry the
+//                            prompt's thing as "answer". sft.jsonl holds demonstrator punchlines
+//                            and preferences.jsonl {"prompt", "chosen", "rejected"} pairs labelled
+//                            by the hidden gold rater, for `pelican rm`.
+//
+// The arithmetic demonstrations are imperfect on purpose, as human ones are: several per sum, and
+// each one of a sum with a carry forgets the carry with probability task.carry_slip ("17+5=12").
+// SFT then learns the digits but leaves the carry a coin toss it mostly loses, and RL against the
+// exact verifier has a real, generalisable mistake to unlearn.
 #ifndef PELICAN_LEARNER_TASK_DATA_H_
 #define PELICAN_LEARNER_TASK_DATA_H_
 
@@ -26,8 +35,10 @@ namespace pelican {
 
 struct TaskFiles {
   std::string train;
-  std::string eval;
-  std::string sft;  // "" when the task has no demonstrations
+  std::string eval;         // the test set of `pelican eval`
+  std::string probe;        // the guard's gold probe (validation); may be the eval file
+  std::string sft;          // "" when the task has no demonstrations
+  std::string preferences;  // pairs for `pelican rm`; "" when the task has none
 };
 
 // The task's files: the configured ones for jsonl (NOT_FOUND naming a missing one), or the

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "reward_service/penalties.h"
+#include "reward_service/pelican_jokes.h"
 #include "reward_service/regex_scorer.h"
 #include "reward_service/verifiers.h"
 
@@ -40,6 +41,8 @@ absl::StatusOr<std::unique_ptr<Scorer>> BuildBuiltIn(const v1::ScorerSpec& spec)
     }
     case v1::ScorerSpec::kStopPenalty:
       return std::make_unique<StopPenaltyScorer>(spec.name());
+    case v1::ScorerSpec::kPelicanJokesGold:
+      return std::make_unique<PelicanJokesGoldScorer>(spec.name());
     case v1::ScorerSpec::kRewardModel:
       return absl::UnimplementedError(absl::StrCat(
           "scorer '", spec.name(),
@@ -51,7 +54,7 @@ absl::StatusOr<std::unique_ptr<Scorer>> BuildBuiltIn(const v1::ScorerSpec& spec)
   return absl::InvalidArgumentError(
       absl::StrCat("scorer '", spec.name(),
                    "' has no kind: set one of reward_model, exact_match, regex, length_penalty, "
-                   "repetition_penalty, stop_penalty"));
+                   "repetition_penalty, stop_penalty, pelican_jokes_gold"));
 }
 
 }  // namespace

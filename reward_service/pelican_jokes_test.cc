@@ -1,0 +1,80 @@
+#include "reward_service/pelican_jokes.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+namespace pelican::reward {
+namespace {
+
+using ::testing::HasSubstr;
+
+double Gold(const std::string& thing, const std::string& completion) {
+  absl::StatusOr<double> s = GoldJokeScore(JokePrompt("bring", thing), completion);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *s : -1.0;
+}
+
+TEST(PelicanJokesTest, GoldRaterRewardsTheRightPunAndPenalisesGaming) {
+  EXPECT_DOUBLE_EQ(Gold("boat", "To set sail!"), 1.0);
+  EXPECT_DOUBLE_EQ(Gold("boat", "To set sail."), 1.0);
+  EXPECT_NEAR(Gold("boat", "For the keys."), 0.1, 1e-12);   // another thing's pun
+  EXPECT_NEAR(Gold("boat", "For no reason."), 0.4, 1e-12);  // flat
+  EXPECT_NEAR(Gold("boat", "To set sail"), 0.8, 1e-12);     // no final punctuation
+  EXPECT_NEAR(Gold("boat", "To set sail!!!"), 0.6, 1e-12);  // "!" repeated twice
+  EXPECT_NEAR(Gold("boat", "To set sail sail."), 0.8, 1e-12);
+  // Long-winded: 10 words, 3 beyond 7, and "the" twice.
+  EXPECT_NEAR(Gold("boat", "To set sail across the sea with all the fish."), 0.5, 1e-12);
+  EXPECT_DOUBLE_EQ(Gold("boat", "Sail sail sail sail sail sail!"), 0.0);  // clipped
+}
+
+TEST(PelicanJokesTest, PromptsRoundTripAndOthersAreRefused) {
+  for (const JokeThing& t : JokeThings()) {
+    for (const std::string& verb : JokeVerbs()) {
+      absl::StatusOr<std::string> thing = JokePromptThing(JokePrompt(verb, t.thing));
+      ASSERT_TRUE(thing.ok()) << thing.status();
+      EXPECT_EQ(*thing, t.thing);
+    }
+  }
+  EXPECT_THAT(std::string(JokePromptThing("1+2=").status().message()),
+              HasSubstr("not a pelican-jokes prompt"));
+  EXPECT_THAT(std::string(JokePromptThing("Why did the pelican bring a sofa? ").status().message()),
+              HasSubstr("unknown thing \"sofa\""));
+}
+
+TEST(PelicanJokesTest, DemonstrationsMixLandedOtherAndFlatPunchlines) {
+  std::mt19937_64 rng(3);
+  int landed = 0, other = 0, flat = 0, n = 4000;
+  const std::string prompt = JokePrompt("buy", "drum");
+  for (int i = 0; i < n; ++i) {
+    const double g = *GoldJokeScore(prompt, SampleJokeCompletion(7, rng));
+    landed += g == 1.0;
+    other += g < 0.2;
+    flat += g > 0.3 && g < 0.5;
+  }
+  EXPECT_EQ(landed + other + flat, n);
+  EXPECT_NEAR(landed / static_cast<double>(n), 0.35, 0.03);
+  EXPECT_NEAR(other / static_cast<double>(n), 0.40, 0.03);
+}
+
+TEST(PelicanJokesTest, ScorerFailsSamplesItCannotScore) {
+  PelicanJokesGoldScorer scorer("gold");
+  ScoreInput good, bad_prompt, no_text;
+  good.prompt_text = JokePrompt("hide", "egg");
+  good.completion_text = "To crack a smile!";
+  bad_prompt.prompt_text = "Tell me a story";
+  bad_prompt.completion_text = "Once.";
+  no_text.prompt_text = good.prompt_text;
+  std::vector<ScoreInput> batch = {good, bad_prompt, no_text};
+  auto out = scorer.ScoreBatch(batch);
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(out[0].ok());
+  EXPECT_DOUBLE_EQ(out[0]->value, 1.0);
+  EXPECT_EQ(out[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out[2].status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace pelican::reward
