@@ -91,15 +91,36 @@ std::string GuardParagraph(const std::string& run_dir) {
   return out;
 }
 
+// Completions with their gold score, and the training reward beside it when the probe had
+// separate gold scorers (guard.gold).
 std::string SampleTable(const std::string& title, const EvalResult& r, size_t n) {
   std::string html = absl::StrCat("<h3>", Escape(title), "</h3><table><tr><th>prompt</th>",
-                                  "<th>completion</th><th>reference</th><th>score</th></tr>");
+                                  "<th>completion</th><th>reference</th><th>score</th>",
+                                  r.has_gold ? "<th>training reward</th>" : "", "</tr>");
   for (size_t i = 0; i < std::min(n, r.samples.size()); ++i) {
     const EvalSample& s = r.samples[i];
-    absl::StrAppendFormat(&html, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%.3f</td></tr>",
+    absl::StrAppendFormat(&html, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%.3f</td>",
                           Escape(s.prompt), Escape(s.completion), Escape(s.reference), s.score);
+    if (r.has_gold) absl::StrAppendFormat(&html, "<td>%.3f</td>", s.reward);
+    html += "</tr>";
   }
   return html + "</table>";
+}
+
+// The samples of a JSONL file of probe completions (probes/step-*.jsonl, harvest.jsonl).
+EvalResult ReadSamples(const std::string& path) {
+  EvalResult r;
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return r;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+    if (!j.is_object()) continue;
+    r.has_gold = r.has_gold || j.contains("reward");
+    r.samples.push_back({j.value("prompt", ""), j.value("completion", ""),
+                         j.value("reference", ""), j.value("score", j.value("gold", 0.0)),
+                         j.value("reward", 0.0)});
+  }
+  return r;
 }
 
 // Completions of the learner's gold probes (probes/step-*.jsonl) at the start, middle and end of
@@ -116,17 +137,9 @@ std::string ProbeTables(const std::string& run_dir) {
   picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
   std::string html;
   for (size_t i : picks) {
-    absl::StatusOr<std::string> text = ReadFile(files[i]);
-    if (!text.ok()) continue;
-    EvalResult r;
-    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-      nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
-      if (!j.is_object()) continue;
-      r.samples.push_back({j.value("prompt", ""), j.value("completion", ""),
-                           j.value("reference", ""), j.value("score", 0.0)});
-    }
     const std::string name = std::filesystem::path(files[i]).stem().string();
-    html += SampleTable(absl::StrCat("Gold probe during training, ", name), r, 8);
+    html += SampleTable(absl::StrCat("Gold probe during training, ", name), ReadSamples(files[i]),
+                        8);
   }
   return html;
 }
@@ -150,11 +163,15 @@ absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config
     return ys;
   };
   // The gold probe runs every guard.eval_every_steps: its chart has those steps only.
-  std::vector<double> gold_xs, gold_ys;
+  std::vector<double> gold_xs, gold_ys, probe_reward_xs, probe_reward_ys;
   for (const auto& j : steps) {
     if (j.contains("gold_score")) {
       gold_xs.push_back(j.value("step", 0.0));
       gold_ys.push_back(j.value("gold_score", 0.0));
+    }
+    if (j.contains("probe_reward")) {
+      probe_reward_xs.push_back(j.value("step", 0.0));
+      probe_reward_ys.push_back(j.value("probe_reward", 0.0));
     }
   }
   std::string html = absl::StrCat(
@@ -178,10 +195,22 @@ absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config
       {"policy_loss", "policy loss"},
       {"tokens_per_s", "throughput (tokens/s)"}};
   if (!gold_xs.empty()) html += Chart("gold probe score (held-out)", gold_xs, gold_ys);
+  if (!probe_reward_xs.empty()) {
+    html += Chart("training reward of the gold probe's completions", probe_reward_xs,
+                  probe_reward_ys);
+  }
   for (const auto& [key, title] : charts) html += Chart(title, xs, series(key));
   html += SampleTable("Held-out completions at the start", before, 12);
   html += ProbeTables(run_dir);
   if (after) html += SampleTable("Held-out completions of the kept checkpoint", *after, 12);
+  const std::string harvest = config.guard().harvest_file().empty()
+                                  ? run_dir + "/harvest.jsonl"
+                                  : config.guard().harvest_file();
+  if (EvalResult gamed = ReadSamples(harvest); !gamed.samples.empty()) {
+    html += SampleTable(absl::StrCat("Harvested by the guard: high training reward, low gold (",
+                                     gamed.samples.size(), " in ", harvest, ")"),
+                        gamed, 16);
+  }
   html += "</body></html>\n";
   return WriteFileAtomic(run_dir + "/report.html", html);
 }

@@ -1,6 +1,7 @@
 // `pelican run CONFIG [--run_dir DIR] [--set key=value]...`: the whole pipeline on this machine.
 //
-//   SFT stage (when model.policy does not exist yet) ─► eval before
+//   SFT stage (when model.policy does not exist yet) ─► reward-model stage (when a reward_model
+//   scorer reads rm.output and it does not exist yet) ─► eval before
 //   ─► processes on loopback, free ports: pelican reward, pelican learner, N × pelican actor
 //      (logs in <run_dir>/logs/, Prometheus file-discovery targets in prometheus_targets.json)
 //   ─► supervise: progress line from metrics.jsonl; a crashed actor or reward service is
@@ -35,6 +36,7 @@
 #include "common/status_macros.h"
 #include "learner/checkpoint.h"
 #include "learner/evaluation.h"
+#include "learner/reward_model_trainer.h"
 #include "learner/sft.h"
 #include "nlohmann/json.hpp"
 
@@ -188,11 +190,51 @@ absl::Status MergeSummary(const std::string& path, const nlohmann::json& update)
 }
 
 nlohmann::json EvalSummary(const EvalResult& r, const std::string& checkpoint) {
-  return {{"score", r.score},
-          {"distinct_2", r.distinct_2},
-          {"mean_length", r.mean_length},
-          {"examples", r.examples},
-          {"checkpoint", checkpoint}};
+  nlohmann::json j{{"score", r.score},
+                   {"distinct_2", r.distinct_2},
+                   {"mean_length", r.mean_length},
+                   {"examples", r.examples},
+                   {"checkpoint", checkpoint}};
+  if (r.has_gold) j["reward"] = r.reward;
+  return j;
+}
+
+// Whether a reward_model scorer of the training reward reads rm.output, which does not exist yet.
+bool NeedsRewardModel(const v1::RunConfig& config) {
+  const std::string& output = config.rm().output();
+  if (output.empty() || fs::exists(output + "/config.json")) return false;
+  for (const v1::ScorerSpec& spec : config.reward().scorers()) {
+    for (const std::string& path : spec.reward_model().paths()) {
+      if (path == output) return true;
+    }
+  }
+  return false;
+}
+
+// One line on what the reward-hacking guard saw (summary.json's "guard"), and where the samples
+// it harvested are.
+void PrintGuardOutcome(const nlohmann::json& g, const v1::RunConfig& config,
+                       const std::string& run_dir) {
+  if (!g.value("enabled", false)) return;
+  std::string line = "[guard] ";
+  if (g.value("tripped", false)) {
+    absl::StrAppendFormat(&line, "tripped at step %d on %s (action %s)", g.value("step", 0),
+                          g.value("reason", ""), g.value("action", ""));
+  } else {
+    line += "not tripped";
+  }
+  if (g.contains("best_score")) {
+    absl::StrAppendFormat(&line, "; best gold score %.3f at step %d", g.value("best_score", 0.0),
+                          g.value("best_step", 0));
+  }
+  const std::string harvest = config.guard().harvest_file().empty()
+                                  ? run_dir + "/harvest.jsonl"
+                                  : config.guard().harvest_file();
+  if (absl::StatusOr<std::string> text = ReadFile(harvest); text.ok()) {
+    absl::StrAppendFormat(&line, "; %d high-reward, low-gold samples harvested to %s",
+                          std::count(text->begin(), text->end(), '\n'), harvest);
+  }
+  std::cout << line << "\n";
 }
 
 int RunPipeline(const ConfigArgs& config_args) {
@@ -217,6 +259,19 @@ int RunPipeline(const ConfigArgs& config_args) {
     if (!sft.ok()) return ReportError(Annotate(sft.status(), "sft stage"));
     std::cout << absl::StrFormat("[sft] loss %.3f -> %.3f on %d demonstrations, wrote %s\n",
                                  sft->first_loss, sft->last_loss, sft->examples, sft->output);
+  }
+  // Stage 1b: the reward model the training reward reads, when it is not there yet.
+  std::optional<RmResult> rm;
+  if (NeedsRewardModel(config)) {
+    std::cout << "[rm] " << config.rm().output() << " does not exist: training the reward model ("
+              << config.rm().steps() << " steps)\n"
+              << std::flush;
+    auto trained = TrainRewardModel(config);
+    if (!trained.ok()) return ReportError(Annotate(trained.status(), "reward-model stage"));
+    rm = *trained;
+    std::cout << absl::StrFormat(
+        "[rm] held-out pairwise accuracy %.3f (%.3f untrained) on %d pairs, wrote %s\n",
+        rm->eval_accuracy, rm->eval_accuracy_before, rm->eval_pairs, rm->output);
   }
   const std::string summary_path = run_dir + "/summary.json";
   auto before = EvaluatePolicy(config, policy, run_dir);
@@ -302,6 +357,13 @@ int RunPipeline(const ConfigArgs& config_args) {
 
   // Stage 3: the kept checkpoint's score, the summary and the report.
   nlohmann::json update = {{"eval", {{"before", EvalSummary(*before, policy)}}}};
+  if (rm) {
+    update["rm"] = {{"eval_accuracy", rm->eval_accuracy},
+                    {"eval_accuracy_before", rm->eval_accuracy_before},
+                    {"train_pairs", rm->train_pairs},
+                    {"eval_pairs", rm->eval_pairs},
+                    {"output", rm->output}};
+  }
   int restarts = 0;
   for (const Child* c : all) restarts += c->restarts;
   update["restarts"] = restarts;
@@ -309,7 +371,11 @@ int RunPipeline(const ConfigArgs& config_args) {
   std::string kept;
   if (absl::StatusOr<std::string> text = ReadFile(summary_path); text.ok()) {
     const nlohmann::json s = nlohmann::json::parse(*text, nullptr, false);
-    if (s.is_object() && s.contains("guard")) kept = s["guard"].value("kept_checkpoint", "");
+    if (s.is_object() && s.contains("guard")) {
+      const nlohmann::json& g = s["guard"];
+      kept = g.value("kept_checkpoint", "");
+      PrintGuardOutcome(g, config, run_dir);
+    }
   }
   if (kept.empty()) {
     if (auto latest = FindLatestCheckpoint(run_dir + "/checkpoints"); latest.ok()) {
