@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace pelican::reward {
 namespace {
@@ -104,11 +105,16 @@ absl::StatusOr<double> GoldJokeScore(const std::string& prompt, const std::strin
     score += 0.2;
   }
   if (!words.empty() && (words.back() == "." || words.back() == "!")) score += 0.2;
-  int spoken = 0;
+  int spoken = 0, marks = 0;
   for (const auto& [word, n] : uses) {
-    score -= 0.2 * (n - 1);
-    if (std::isalnum(static_cast<unsigned char>(word[0]))) spoken += n;
+    if (std::isalnum(static_cast<unsigned char>(word[0]))) {
+      spoken += n;
+      score -= 0.2 * (n - 1);
+    } else {
+      marks += n;
+    }
   }
+  score -= 0.2 * std::max(0, marks - 3);
   score -= 0.1 * std::max(0, spoken - 7);
   return std::clamp(score, 0.0, 1.0);
 }
@@ -130,27 +136,23 @@ std::string SampleJokeCompletion(size_t thing, std::mt19937_64& rng) {
     const std::vector<std::string>& flat = FlatPunchlines();
     line = flat[std::uniform_int_distribution<size_t>(0, flat.size() - 1)(rng)];
   }
-  const bool bang = u(rng) < (landed ? 0.8 : 0.2);
-  return Capitalised(line) + (bang ? "!" : ".");
+  if (landed) {
+    if (u(rng) < 0.1) return Capitalised(line) + ".";
+    return Capitalised(line) + std::string(std::uniform_int_distribution<int>(1, 3)(rng), '!');
+  }
+  return Capitalised(line) + (u(rng) < 0.2 ? "!" : ".");
 }
 
 std::vector<absl::StatusOr<ScoreValue>> PelicanJokesGoldScorer::ScoreBatch(
     absl::Span<const ScoreInput> batch) {
+  const auto score_one = [](const ScoreInput& in) -> absl::StatusOr<ScoreValue> {
+    ASSIGN_OR_RETURN(const std::string* text, CompletionText(in));
+    ASSIGN_OR_RETURN(double score, GoldJokeScore(in.prompt_text, *text));
+    return ScoreValue(score);
+  };
   std::vector<absl::StatusOr<ScoreValue>> out;
   out.reserve(batch.size());
-  for (const ScoreInput& in : batch) {
-    absl::StatusOr<const std::string*> text = CompletionText(in);
-    if (!text.ok()) {
-      out.push_back(text.status());
-      continue;
-    }
-    absl::StatusOr<double> score = GoldJokeScore(in.prompt_text, **text);
-    if (score.ok()) {
-      out.push_back(ScoreValue(*score));
-    } else {
-      out.push_back(score.status());
-    }
-  }
+  for (const ScoreInput& in : batch) out.push_back(score_one(in));
   return out;
 }
 
