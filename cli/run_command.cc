@@ -189,14 +189,9 @@ absl::Status MergeSummary(const std::string& path, const nlohmann::json& update)
   return WriteFileAtomic(path, summary.dump(2) + "\n");
 }
 
+// What `pelican eval` prints, as summary.json's eval.before / eval.after.
 nlohmann::json EvalSummary(const EvalResult& r, const std::string& checkpoint) {
-  nlohmann::json j{{"score", r.score},
-                   {"distinct_2", r.distinct_2},
-                   {"mean_length", r.mean_length},
-                   {"examples", r.examples},
-                   {"checkpoint", checkpoint}};
-  if (r.has_gold) j["reward"] = r.reward;
-  return j;
+  return nlohmann::json::parse(EvalJson(r, checkpoint));
 }
 
 // Whether a reward_model scorer of the training reward reads rm.output, which does not exist yet.
