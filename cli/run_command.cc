@@ -16,12 +16,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -222,9 +225,8 @@ void PrintGuardOutcome(const nlohmann::json& g, const v1::RunConfig& config,
     absl::StrAppendFormat(&line, "; best gold score %.3f at step %d", g.value("best_score", 0.0),
                           g.value("best_step", 0));
   }
-  const std::string harvest = config.guard().harvest_file().empty()
-                                  ? run_dir + "/harvest.jsonl"
-                                  : config.guard().harvest_file();
+  const std::string harvest = config.guard().harvest_file().empty() ? run_dir + "/harvest.jsonl"
+                                                                    : config.guard().harvest_file();
   if (absl::StatusOr<std::string> text = ReadFile(harvest); text.ok()) {
     absl::StrAppendFormat(&line, "; %d high-reward, low-gold samples harvested to %s",
                           std::count(text->begin(), text->end(), '\n'), harvest);
@@ -280,6 +282,22 @@ int RunPipeline(const ConfigArgs& config_args) {
   for (const std::string& o : config_args.EffectiveOverrides()) {
     common.push_back("--set");
     common.push_back(o);
+  }
+  // The processes share this machine's cores and compute at once (actors generate while the
+  // learner trains). A role left at threads 0 gets an equal share of the cores rather than all of
+  // them: OpenMP teams larger than the free cores make every parallel region wait for a thread
+  // that is not running (on 2 cores, two processes of 2 threads each ran SFT 40x slower than one).
+  // OMP_NUM_THREADS, when set, is the user's choice and is left to apply.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    const int share = std::max(1, AvailableCores() / static_cast<int>(2 + config.actors().count()));
+    for (const auto& [role, threads] :
+         {std::pair<std::string, uint32_t>{"learner", config.learner().threads()},
+          {"actors", config.actors().threads()},
+          {"reward", config.reward().threads()}}) {
+      if (threads != 0) continue;
+      common.push_back("--set");
+      common.push_back(absl::StrCat(role, ".threads=", share));
+    }
   }
   auto port = [](absl::StatusOr<int> p) { return p.ok() ? *p : 0; };
   const int reward_port = port(PickFreePort("127.0.0.1"));

@@ -1,9 +1,13 @@
 #include "common/runtime.h"
 
+#include <sched.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/version.h"
 
@@ -13,9 +17,22 @@
 
 namespace pelican {
 
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+int DefaultThreads() {
+  int n = 0;
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env != nullptr && absl::SimpleAtoi(env, &n) && n > 0) return n;
+  return AvailableCores();
+}
+
 int ConfigureThreads(uint32_t requested) {
-  const int n = requested > 0 ? static_cast<int>(requested)
-                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int n = requested > 0 ? static_cast<int>(requested) : DefaultThreads();
   at::set_num_threads(n);
   return at::get_num_threads();
 }

@@ -9,8 +9,16 @@
 
 namespace pelican {
 
-// Sets LibTorch's intra-op threads to `requested`, or to the number of cores when 0. Returns the
-// count in effect.
+// The cores this process may run on (its CPU affinity mask, as set by taskset, a cgroup cpuset or
+// Slurm), at least 1.
+int AvailableCores();
+
+// The thread count a role set to 0 ("automatic") uses: OMP_NUM_THREADS when it is set to a
+// positive number (the convention OpenMP programs and PyTorch follow), else AvailableCores().
+int DefaultThreads();
+
+// Sets LibTorch's intra-op threads to `requested`, or to DefaultThreads() when 0. Returns the count
+// in effect.
 int ConfigureThreads(uint32_t requested);
 
 // "pelican 0.1.0 (git 1a2b3c) LibTorch 1.13.1, CUDA devices: 0, NCCL 2.27.3" and so on.

@@ -14,5 +14,7 @@ built=$(date +%s)
 echo "test.sh: build took $((built - start)) s"
 
 cd "$build"
-ctest --output-on-failure -j "${PELICAN_TEST_JOBS:-2}" --timeout 900
+# Tests run side by side, so each process takes one intra-op thread (roles at threads 0 read
+# OMP_NUM_THREADS); more OpenMP threads than free cores stall every parallel region.
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ctest --output-on-failure -j "${PELICAN_TEST_JOBS:-2}" --timeout 900
 echo "test.sh: tests took $(($(date +%s) - built)) s (total $(($(date +%s) - start)) s)"

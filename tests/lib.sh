@@ -5,6 +5,9 @@
 # check, free_port and wait_for. $fail is 1 once a check failed. PELICAN_KEEP_TMP=1 keeps $tmp
 # (its path is printed) to look at the logs of a failed run.
 set -u
+# One intra-op thread per process unless the caller chose: CTest runs these tests two at a time on
+# 2 cores, and OpenMP teams larger than the free cores stall every parallel region.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 pelican=$1
 src=$2
 py=/usr/bin/python3

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# `pelican run` learns: the arithmetic GRPO example as it ships (SFT stage first, 2 actors), cut to
-# 40 steps. The run must finish with a balanced ledger, a training reward that rose, and a kept
-# checkpoint that scores better on the held-out test sums than the SFT policy it started from.
+# `pelican run` learns: the arithmetic GRPO example as it ships (SFT stage first, 2 actors), with
+# half its SFT steps and 40 RL steps. The run must finish with a balanced ledger, a training
+# reward that rose, and a kept checkpoint that scores better on the held-out test sums than the
+# SFT policy it started from.
 # Usage: run_learns_test.sh PELICAN SRC
 source "$(dirname "$0")/lib.sh" "$@"
 run=$tmp/run
 steps=40
 "$pelican" run "$src/examples/arithmetic-grpo.yaml" --run_dir "$run" \
-  --set "model.policy=$tmp/sft" --set "learner.total_steps=$steps" \
+  --set "model.policy=$tmp/sft" --set sft.steps=3000 --set "learner.total_steps=$steps" \
   --set guard.eval_every_steps=10 --set task.eval_size=100 >"$tmp/run.log" 2>&1
 check "pelican run exits 0" test $? -eq 0
 check "finished, ledger balanced, reward up, held-out score up" "$py" - "$run" "$steps" <<'PY'
