@@ -261,10 +261,15 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
 
   // Rollout pass: what the policy, the reference and the critic said about the samples before
   // this step changes anything. Skipped when nothing needs it before training: one epoch of one
-  // mini-batch (the policy is still unchanged when each micro-batch runs, so its detached
-  // logprobs are the old ones), no critic, and no reference (veRL does the same on-policy).
-  const bool single_pass =
-      learner_.ppo_epochs() == 1 && learner_.mini_batches() == 1 && !ppo && !models_.reference;
+  // mini-batch (the policy and critic are still unchanged when each micro-batch runs, so their
+  // detached logprobs and values are the old ones) and no reference (veRL does the same
+  // on-policy). PPO then computes GAE per micro-batch from the training forward's values, which
+  // is exact because GAE runs along each row, unless whitening needs the whole shard's moments
+  // and the shard spans several micro-batches.
+  const bool whiten = learner_.whiten_advantages() && (learner_.algorithm() == v1::ALGORITHM_PPO ||
+                                                       learner_.algorithm() == v1::ALGORITHM_RLOO);
+  const bool single_pass = learner_.ppo_epochs() == 1 && learner_.mini_batches() == 1 &&
+                           !models_.reference && (!ppo || !whiten || micro >= rows);
   if (!single_pass) {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> old_lp, ref_lp, values;
@@ -304,6 +309,7 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
   torch::Tensor seq_rewards_kl = shard_rewards - reward_kl_coef * MaskedSum(kl, mask, 1);
   switch (learner_.algorithm()) {
     case v1::ALGORITHM_PPO: {
+      if (single_pass) break;  // per micro-batch, from the training forward's values
       ASSIGN_OR_RETURN(torch::Tensor token_rewards,
                        KlPenalizedRewards(shard_rewards, kl, mask, reward_kl_coef));
       ASSIGN_OR_RETURN(GaeResult gae, Gae(token_rewards, shard.old_values, mask, learner_.gamma(),
@@ -331,8 +337,7 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
     default:
       return absl::InvalidArgumentError("learner.algorithm is not set");
   }
-  if (learner_.whiten_advantages() &&
-      (learner_.algorithm() == v1::ALGORITHM_PPO || learner_.algorithm() == v1::ALGORITHM_RLOO)) {
+  if (whiten && shard.advantages.defined()) {
     ASSIGN_OR_RETURN(shard.advantages, WhitenAdvantages(shard.advantages, mask));
   }
   torch::Tensor truncated_fraction = torch::zeros({});
@@ -384,6 +389,28 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
         ASSIGN_OR_RETURN(CompletionOutputs out,
                          ForwardCompletions(models_.policy, mb.batch, temperature, true,
                                             /*with_entropy=*/true, value_head));
+        torch::Tensor values = out.values;
+        if (ppo && !value_head) {
+          ASSIGN_OR_RETURN(
+              CompletionOutputs critic_out,
+              ForwardCompletions(models_.critic, mb.batch, temperature, false, false, true));
+          values = critic_out.values;
+        }
+        if (single_pass && ppo) {
+          // No reference in a single pass, so no KL in the rewards.
+          mb.old_values = values.detach().to(torch::kFloat);
+          const torch::Tensor mb_rewards = shard_rewards.index_select(0, idx.to(device));
+          ASSIGN_OR_RETURN(
+              torch::Tensor token_rewards,
+              KlPenalizedRewards(mb_rewards, torch::zeros_like(mb_mask), mb_mask, 0.0));
+          ASSIGN_OR_RETURN(GaeResult gae, Gae(token_rewards, mb.old_values, mb_mask,
+                                              learner_.gamma(), learner_.gae_lambda()));
+          mb.advantages = gae.advantages;
+          mb.returns = gae.returns;
+          if (whiten) {
+            ASSIGN_OR_RETURN(mb.advantages, WhitenAdvantages(mb.advantages, mb_mask));
+          }
+        }
         if (single_pass) {
           mb.old_logprobs = out.logprobs.detach();
           ASSIGN_OR_RETURN(TruncatedIsResult is,
@@ -413,13 +440,6 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
         torch::Tensor value_loss;
         double vclip = 0.0;
         if (ppo) {
-          torch::Tensor values = out.values;
-          if (!value_head) {
-            ASSIGN_OR_RETURN(
-                CompletionOutputs critic_out,
-                ForwardCompletions(models_.critic, mb.batch, temperature, false, false, true));
-            values = critic_out.values;
-          }
           ASSIGN_OR_RETURN(ValueLossResult vl,
                            ClippedValueLoss(values, mb.old_values, mb.returns, mb_mask,
                                             learner_.value_clip_eps(), agg));

@@ -11,6 +11,11 @@
 //         the global mini-batch) ──► ModelOptimizer::Step (gradients averaged over ranks)
 //     ──► KL controller update, statistics averaged over ranks
 //
+// One epoch of one mini-batch with no reference model skips the rollout pass: the weights have not
+// changed when each micro-batch runs, so the training forward's detached logprobs and values are
+// the old ones, and PPO's GAE runs per micro-batch on those values (with advantage whitening,
+// only when the shard fits one micro-batch). The update is the same; the step costs one pass.
+//
 // Memory is set by micro_batch_size, not by the rollout size: no pass ever holds more than one
 // micro-batch's activations. Randomness (the mini-batch shuffles) is drawn from generators seeded
 // by (run.seed, step, epoch), so a resumed run shuffles exactly as an uninterrupted one.
