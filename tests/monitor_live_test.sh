@@ -30,14 +30,15 @@ reward:
       reward_model: {paths: ["$tmp/rm1", "$tmp/rm2"]}
 learner:
   algorithm: grpo
-  total_steps: 400
+  # More steps than the test waits for: it ends the run with Ctrl-C.
+  total_steps: 1000000
   prompts_per_step: 8
   micro_batch_size: 32
   max_policy_lag: 2
   lease_timeout_s: 30
   kl: {coef: 0.01}
   optimizer: {lr: 1.0e-4}
-  checkpoint: {every_steps: 10, keep_last: 2}
+  checkpoint: {every_steps: 50, keep_last: 2}
 guard:
   eval_every_steps: 3
   action: alert

@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 cfg=$src/examples/arithmetic-grpo.yaml
 run=$tmp/run
-steps=30
+steps=60
 prompts=8
 sets=(--set "model.policy=$tmp/sft" --set sft.steps=200 --set "learner.total_steps=$steps"
       --set "learner.prompts_per_step=$prompts" --set learner.checkpoint.every_steps=10
