@@ -355,7 +355,8 @@ absl::Status Actor::Impl::Round(bool* done) {
     metrics_->generate_s.Observe(rollouts.generate_s);
     metrics_->score_s.Observe(rollouts.score_s);
     if (rollouts.score_retries > 0) {
-      metrics_->retries.Add({{"rpc", "score"}}).Increment(static_cast<double>(rollouts.score_retries));
+      metrics_->retries.Add({{"rpc", "score"}})
+          .Increment(static_cast<double>(rollouts.score_retries));
     }
     for (absl::StatusCode code : rollouts.sample_errors) {
       metrics_->reward_errors.Add({{"code", absl::StatusCodeToString(code)}}).Increment();

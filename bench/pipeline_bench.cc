@@ -253,32 +253,33 @@ PipelineResult Pipeline(const Setup& s, const std::string& dir, int reward_port,
                         int actors, bool pin, uint64_t steps) {
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::string learner_addr =
-      absl::StrCat("127.0.0.1:", *PickFreePort("127.0.0.1"));
+  const std::string learner_addr = absl::StrCat("127.0.0.1:", *PickFreePort("127.0.0.1"));
   std::vector<std::string> run_sets = {"--set", "run.dir=" + dir, "--set",
                                        absl::StrCat("learner.total_steps=", steps)};
   std::vector<pid_t> pids;
-  pids.push_back(Spawn(s.Args({"learner"}, [&] {
-                         std::vector<std::string> t = run_sets;
-                         t.insert(t.end(), {"--listen", learner_addr, "--metrics_listen",
-                                            "127.0.0.1:0"});
-                         return t;
-                       }()),
-                       dir + "/learner.log", pin ? 0 : -1));
+  pids.push_back(Spawn(
+      s.Args({"learner"},
+             [&] {
+               std::vector<std::string> t = run_sets;
+               t.insert(t.end(), {"--listen", learner_addr, "--metrics_listen", "127.0.0.1:0"});
+               return t;
+             }()),
+      dir + "/learner.log", pin ? 0 : -1));
   for (int a = 0; a < actors; ++a) {
     std::vector<std::string> t = run_sets;
-    t.insert(t.end(), {"--learner", learner_addr, "--reward",
-                       absl::StrCat("127.0.0.1:", reward_port), "--metrics_listen", "127.0.0.1:0",
-                       "--name", absl::StrCat("actor-", a + 1)});
-    pids.push_back(Spawn(s.Args({"actor"}, t), absl::StrCat(dir, "/actor-", a + 1, ".log"),
-                         pin ? 1 : -1));
+    t.insert(t.end(),
+             {"--learner", learner_addr, "--reward", absl::StrCat("127.0.0.1:", reward_port),
+              "--metrics_listen", "127.0.0.1:0", "--name", absl::StrCat("actor-", a + 1)});
+    pids.push_back(
+        Spawn(s.Args({"actor"}, t), absl::StrCat(dir, "/actor-", a + 1, ".log"), pin ? 1 : -1));
   }
   std::vector<pid_t> measured = pids;
   measured.push_back(reward);
   // Follows metrics.jsonl: the window opens after kWarmupSteps and closes at steps - 1, while
   // every process still runs.
   const std::string metrics = dir + "/metrics.jsonl";
-  const size_t rows = size_t{s.config.learner().prompts_per_step()} * s.config.actors().sampling().n();
+  const size_t rows =
+      size_t{s.config.learner().prompts_per_step()} * s.config.actors().sampling().n();
   double t0 = 0, t1 = 0, cpu0 = 0, cpu1 = 0;
   auto cpu = [&] {
     double sum = 0;
@@ -331,9 +332,9 @@ int Main(int argc, char** argv) {
   const uint64_t steps = argc > 3 ? std::stoull(argv[3]) : 60;
   const std::string work = fs::temp_directory_path() / absl::StrCat("pipeline_bench.", getpid());
   fs::create_directories(work);
-  s.sets = {"--set", "run.dir=" + work, "--set", "model.policy=" + work + "/sft",
-            "--set", "sft.steps=400", "--set", "learner.threads=1",
-            "--set", "actors.threads=1", "--set", "reward.threads=1",
+  s.sets = {"--set", "run.dir=" + work,     "--set", "model.policy=" + work + "/sft",
+            "--set", "sft.steps=400",       "--set", "learner.threads=1",
+            "--set", "actors.threads=1",    "--set", "reward.threads=1",
             "--set", "guard.enabled=false", "--set", "learner.checkpoint.every_steps=0"};
   // A reward model the training reward reads (rm.output) is trained into the scratch directory.
   absl::StatusOr<v1::RunConfig> as_shipped = LoadRunConfig(s.config_path);
@@ -369,17 +370,18 @@ int Main(int argc, char** argv) {
   const double rollout = RolloutAlone(s, reward_target, &groups);
   const double training = TrainingAlone(s, groups);
   const double slowest = std::min(rollout, training);
-  std::printf("stages alone, one core each: rollout %.1f samples/s (CPU 1, with the reward "
-              "service), training %.1f samples/s (CPU 0)\n",
-              rollout, training);
+  std::printf(
+      "stages alone, one core each: rollout %.1f samples/s (CPU 1, with the reward "
+      "service), training %.1f samples/s (CPU 0)\n",
+      rollout, training);
   std::fflush(stdout);
 
   const PipelineResult pinned = Pipeline(s, work + "/pinned", reward_port, reward, 1, true, steps);
-  std::printf("pipeline, learner on CPU 0, reward + 1 actor on CPU 1: %.1f samples/s "
-              "(%llu stale drops)\n  ÷ slowest stage (%s, %.1f/s) = %.3f   goal >= 0.85\n",
-              pinned.samples_per_s, static_cast<unsigned long long>(pinned.stale),
-              rollout < training ? "rollout" : "training", slowest,
-              pinned.samples_per_s / slowest);
+  std::printf(
+      "pipeline, learner on CPU 0, reward + 1 actor on CPU 1: %.1f samples/s "
+      "(%llu stale drops)\n  ÷ slowest stage (%s, %.1f/s) = %.3f   goal >= 0.85\n",
+      pinned.samples_per_s, static_cast<unsigned long long>(pinned.stale),
+      rollout < training ? "rollout" : "training", slowest, pinned.samples_per_s / slowest);
   std::fflush(stdout);
 
   kill(reward, SIGTERM);
@@ -390,10 +392,11 @@ int Main(int argc, char** argv) {
     by_actors[a - 1] =
         Pipeline(s, absl::StrCat(work, "/actors-", a), reward_port, reward, a, false, steps);
     const PipelineResult& r = by_actors[a - 1];
-    std::printf("unpinned, %d actor(s): %.1f samples/s, %.1f samples per CPU-second (%.1f s, "
-                "%.1f CPU-s; %llu stale drops)\n",
-                a, r.samples_per_s, r.samples_per_cpu_s, r.seconds, r.cpu_seconds,
-                static_cast<unsigned long long>(r.stale));
+    std::printf(
+        "unpinned, %d actor(s): %.1f samples/s, %.1f samples per CPU-second (%.1f s, "
+        "%.1f CPU-s; %llu stale drops)\n",
+        a, r.samples_per_s, r.samples_per_cpu_s, r.seconds, r.cpu_seconds,
+        static_cast<unsigned long long>(r.stale));
     std::fflush(stdout);
   }
   std::printf("1 -> 2 actors: samples/s x %.3f, samples per CPU-second x %.3f\n",

@@ -116,9 +116,8 @@ EvalResult ReadSamples(const std::string& path) {
     nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (!j.is_object()) continue;
     r.has_gold = r.has_gold || j.contains("reward");
-    r.samples.push_back({j.value("prompt", ""), j.value("completion", ""),
-                         j.value("reference", ""), j.value("score", j.value("gold", 0.0)),
-                         j.value("reward", 0.0)});
+    r.samples.push_back({j.value("prompt", ""), j.value("completion", ""), j.value("reference", ""),
+                         j.value("score", j.value("gold", 0.0)), j.value("reward", 0.0)});
   }
   return r;
 }
@@ -138,8 +137,8 @@ std::string ProbeTables(const std::string& run_dir) {
   std::string html;
   for (size_t i : picks) {
     const std::string name = std::filesystem::path(files[i]).stem().string();
-    html += SampleTable(absl::StrCat("Gold probe during training, ", name), ReadSamples(files[i]),
-                        8);
+    html +=
+        SampleTable(absl::StrCat("Gold probe during training, ", name), ReadSamples(files[i]), 8);
   }
   return html;
 }
@@ -196,16 +195,15 @@ absl::Status WriteReport(const std::string& run_dir, const v1::RunConfig& config
       {"tokens_per_s", "throughput (tokens/s)"}};
   if (!gold_xs.empty()) html += Chart("gold probe score (held-out)", gold_xs, gold_ys);
   if (!probe_reward_xs.empty()) {
-    html += Chart("training reward of the gold probe's completions", probe_reward_xs,
-                  probe_reward_ys);
+    html +=
+        Chart("training reward of the gold probe's completions", probe_reward_xs, probe_reward_ys);
   }
   for (const auto& [key, title] : charts) html += Chart(title, xs, series(key));
   html += SampleTable("Held-out completions at the start", before, 12);
   html += ProbeTables(run_dir);
   if (after) html += SampleTable("Held-out completions of the kept checkpoint", *after, 12);
-  const std::string harvest = config.guard().harvest_file().empty()
-                                  ? run_dir + "/harvest.jsonl"
-                                  : config.guard().harvest_file();
+  const std::string harvest = config.guard().harvest_file().empty() ? run_dir + "/harvest.jsonl"
+                                                                    : config.guard().harvest_file();
   if (EvalResult gamed = ReadSamples(harvest); !gamed.samples.empty()) {
     html += SampleTable(absl::StrCat("Harvested by the guard: high training reward, low gold (",
                                      gamed.samples.size(), " in ", harvest, ")"),

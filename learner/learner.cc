@@ -4,8 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>

@@ -21,10 +21,10 @@ double Gold(const std::string& thing, const std::string& completion) {
 TEST(PelicanJokesTest, GoldRaterRewardsTheRightPunAndPenalisesGaming) {
   EXPECT_DOUBLE_EQ(Gold("boat", "To set sail!"), 1.0);
   EXPECT_DOUBLE_EQ(Gold("boat", "To set sail."), 1.0);
-  EXPECT_NEAR(Gold("boat", "For the keys."), 0.1, 1e-12);   // another thing's pun
-  EXPECT_NEAR(Gold("boat", "For no reason."), 0.4, 1e-12);  // flat
-  EXPECT_NEAR(Gold("boat", "To set sail"), 0.8, 1e-12);     // no final punctuation
-  EXPECT_DOUBLE_EQ(Gold("boat", "To set sail!!!"), 1.0);          // enthusiasm
+  EXPECT_NEAR(Gold("boat", "For the keys."), 0.1, 1e-12);      // another thing's pun
+  EXPECT_NEAR(Gold("boat", "For no reason."), 0.4, 1e-12);     // flat
+  EXPECT_NEAR(Gold("boat", "To set sail"), 0.8, 1e-12);        // no final punctuation
+  EXPECT_DOUBLE_EQ(Gold("boat", "To set sail!!!"), 1.0);       // enthusiasm
   EXPECT_NEAR(Gold("boat", "To set sail!!!!!!"), 0.4, 1e-12);  // three marks too many
   EXPECT_NEAR(Gold("boat", "To set sail sail."), 0.8, 1e-12);
   // Long-winded: 10 words, 3 beyond 7, "the" twice, and another thing's pun ("scales").

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "reward_service/penalties.h"
 #include "reward_service/pelican_jokes.h"
+#include "reward_service/penalties.h"
 #include "reward_service/regex_scorer.h"
 #include "reward_service/verifiers.h"
 

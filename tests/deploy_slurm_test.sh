@@ -147,7 +147,24 @@ EOF
 chmod +x "$fake"/*
 
 # Three "nodes" (learner, reward, actor), two tasks each (as if two GPUs per node).
-base=$("$py" -c 'import random; print(random.randrange(20000, 40000, 10))')
+# Below the ephemeral range (32768 and up), where another test's connections cannot take them,
+# and free now.
+read -r base < <("$py" - <<'PY'
+import random, socket
+def free(p):
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", p))
+            return True
+        except OSError:
+            return False
+while True:
+    b = random.randrange(20000, 29000, 10)
+    if all(free(b + i) for i in range(6)):
+        print(b)
+        break
+PY
+)
 export PATH=$fake:$PATH FAKE_STATE=$state FAKE_NODES=127.0.0.1,127.0.0.2,127.0.0.3
 export FAKE_COMMAND=$src/deploy/slurm/pelican.sbatch
 export SLURM_JOB_ID=4242 SLURM_JOB_NAME=pelican SLURM_JOB_NODELIST=fake SLURM_SUBMIT_DIR=$tmp
@@ -243,4 +260,7 @@ check "bad config: job fails" test $? -ne 0
 check "bad config: says so" grep -q "config check failed" "$tmp/job3.log"
 check "bad config: no step but the config check ran" \
   test "$(tail -n +$((steps_before + 1)) "$state/srun.log" | cut -d' ' -f1)" = pelican-config
+if [ $fail -ne 0 ]; then
+  for f in "$tmp"/job*.log "$state/srun.log"; do echo "== $f"; tail -15 "$f"; done
+fi
 exit $fail
