@@ -59,22 +59,7 @@ logs() { for f in "$tmp"/log/* "$tmp"/*.out; do [ -f "$f" ] && { echo "== $f"; t
 
 # Ports: slurmctld, slurmd, learner, reward, rendezvous; metrics bases for the job and the actor
 # job (each uses base + 100, 200, 300), all free now and below the ephemeral range.
-read -r base < <("$py" - <<'PY'
-import random, socket
-def free(p):
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", p))
-            return True
-        except OSError:
-            return False
-while True:
-    b = random.randrange(20000, 29000, 10)
-    if all(free(p) for p in [b + i for i in range(5)] + [b + m + r for m in (1000, 2000) for r in (100, 200, 300)]):
-        print(b)
-        break
-PY
-)
+base=$("$py" "$src/tests/free_port_base.py" 0 1 2 3 4 1100 1200 1300 2100 2200 2300)
 
 # munged with its own key and socket.
 mkdir -p "$tmp/munge" "$tmp/munge-run" "$tmp/log" "$tmp/slurmctld" "$tmp/slurmd"

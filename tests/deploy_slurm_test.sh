@@ -147,24 +147,7 @@ EOF
 chmod +x "$fake"/*
 
 # Three "nodes" (learner, reward, actor), two tasks each (as if two GPUs per node).
-# Below the ephemeral range (32768 and up), where another test's connections cannot take them,
-# and free now.
-read -r base < <("$py" - <<'PY'
-import random, socket
-def free(p):
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", p))
-            return True
-        except OSError:
-            return False
-while True:
-    b = random.randrange(20000, 29000, 10)
-    if all(free(b + i) for i in range(6)):
-        print(b)
-        break
-PY
-)
+base=$("$py" "$src/tests/free_port_base.py" 0 1 2 3 4 5)
 export PATH=$fake:$PATH FAKE_STATE=$state FAKE_NODES=127.0.0.1,127.0.0.2,127.0.0.3
 export FAKE_COMMAND=$src/deploy/slurm/pelican.sbatch
 export SLURM_JOB_ID=4242 SLURM_JOB_NAME=pelican SLURM_JOB_NODELIST=fake SLURM_SUBMIT_DIR=$tmp
