@@ -145,8 +145,8 @@ class Actor::Impl {
   ActorOptions options_;
   std::unique_ptr<Tokenizer> tokenizer_;
   LoadedModel model_;
-  SamplingParams sampling_;
-  RetryPolicy retry_;  // every call: actors.max_retries retries with jittered backoff
+  GenerateOptions generate_;  // from the config and the model, at start
+  RetryPolicy retry_;         // every call: actors.max_retries retries with jittered backoff
   std::unique_ptr<v1::LearnerService::Stub> learner_;
   std::unique_ptr<RewardClient> reward_;
   std::unique_ptr<ActorMetrics> metrics_;
@@ -186,8 +186,7 @@ absl::Status Actor::Impl::Init(const v1::RunConfig& config, const ActorOptions& 
                : model.dtype() == v1::DTYPE_NAME_FLOAT16 ? torch::kFloat16
                                                          : torch::kFloat32;
   ASSIGN_OR_RETURN(model_, LoadModel(model.policy(), load));
-  sampling_ = SamplingFromProto(config.actors().sampling(), model_.generation.eos_token_ids);
-  RETURN_IF_ERROR(ValidateSampling(sampling_));
+  ASSIGN_OR_RETURN(generate_, ActorGenerateOptions(config, model_.generation));
   learner_ = v1::LearnerService::NewStub(rpc.MakeChannel(options.learner));
   retry_.max_attempts = static_cast<int>(config.actors().max_retries()) + 1;
   reward_ = std::make_unique<RewardClient>(options.reward, rpc, retry_,
@@ -343,14 +342,10 @@ absl::Status Actor::Impl::Round(bool* done) {
     return absl::OkStatus();
   }
 
-  GenerateOptions generate;
-  generate.sampling = sampling_;
-  generate.max_kv_cache_bytes = int64_t{config_.actors().max_kv_cache_mib()} << 20;
-  generate.pad_token_id = model_.generation.pad_token_id.value_or(0);
   at::Generator gen = at::detail::createCPUGenerator(rng_());
   const RolloutSource source{actor_id_, absl::StrCat(actor_id_, "-", round_, "-"), version_};
   ASSIGN_OR_RETURN(Rollouts rollouts, GenerateAndScore(model_.model, *tokenizer_, leased.prompts(),
-                                                       generate, gen, *reward_, source));
+                                                       generate_, gen, *reward_, source));
   if (metrics_) {
     metrics_->generate_s.Observe(rollouts.generate_s);
     metrics_->score_s.Observe(rollouts.score_s);

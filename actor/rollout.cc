@@ -3,9 +3,20 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/sampling.h"
 #include "common/status_macros.h"
 
 namespace pelican {
+
+absl::StatusOr<GenerateOptions> ActorGenerateOptions(const v1::RunConfig& config,
+                                                     const GenerationConfig& generation) {
+  GenerateOptions options;
+  options.sampling = SamplingFromProto(config.actors().sampling(), generation.eos_token_ids);
+  RETURN_IF_ERROR(ValidateSampling(options.sampling));
+  options.max_kv_cache_bytes = int64_t{config.actors().max_kv_cache_mib()} << 20;
+  options.pad_token_id = generation.pad_token_id.value_or(0);
+  return options;
+}
 namespace {
 
 double Since(std::chrono::steady_clock::time_point t) {

@@ -21,11 +21,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/model/generate.h"
+#include "common/model/model_config.h"
 #include "common/reward_client.h"
 #include "common/tokenizer/tokenizer.h"
+#include "pelican/v1/config.pb.h"
 #include "pelican/v1/learner.pb.h"
 
 namespace pelican {
+
+// An actor's generation settings: actors.sampling and actors.max_kv_cache_mib from the config,
+// EOS and pad ids from the model's generation_config.json. Bad sampling settings are an error.
+absl::StatusOr<GenerateOptions> ActorGenerateOptions(const v1::RunConfig& config,
+                                                     const GenerationConfig& generation);
 
 // Who made the rollouts: stamped on every trajectory.
 struct RolloutSource {

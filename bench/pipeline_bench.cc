@@ -39,7 +39,6 @@
 #include "bench/bench_util.h"
 #include "common/config.h"
 #include "common/model/hf_model.h"
-#include "common/model/sampling.h"
 #include "common/net.h"
 #include "common/runtime.h"
 #include "common/status_macros.h"
@@ -154,10 +153,8 @@ double RolloutAlone(const Setup& s, const std::string& reward_target,
   absl::StatusOr<LoadedModel> model = LoadModel(c.model().policy(), load);
   PELICAN_CHECK_OK(model.status());
   const std::vector<v1::LeasedPrompt> prompts = TrainPrompts(s, **tokenizer);
-  GenerateOptions generate;
-  generate.sampling = SamplingFromProto(c.actors().sampling(), model->generation.eos_token_ids);
-  generate.max_kv_cache_bytes = int64_t{c.actors().max_kv_cache_mib()} << 20;
-  generate.pad_token_id = model->generation.pad_token_id.value_or(0);
+  absl::StatusOr<GenerateOptions> generate = ActorGenerateOptions(c, model->generation);
+  PELICAN_CHECK_OK(generate.status());
   absl::StatusOr<RpcSettings> rpc = RpcSettings::FromConfig(c.security(), c.rpc());
   PELICAN_CHECK_OK(rpc.status());
   RewardClient reward(reward_target, *rpc, RetryPolicy(),
@@ -175,8 +172,8 @@ double RolloutAlone(const Setup& s, const std::string& reward_target,
   while (bench::Now() - start < kStageSeconds) {
     google::protobuf::RepeatedPtrField<v1::LeasedPrompt> round;
     for (size_t i = 0; i < per_round; ++i) *round.Add() = prompts[next++ % prompts.size()];
-    absl::StatusOr<Rollouts> r =
-        GenerateAndScore(model->model, **tokenizer, round, generate, gen, reward, {"bench", "", 1});
+    absl::StatusOr<Rollouts> r = GenerateAndScore(model->model, **tokenizer, round, *generate, gen,
+                                                  reward, {"bench", "", 1});
     PELICAN_CHECK_OK(r.status());
     PELICAN_CHECK_OK(r->score_status);
     samples += static_cast<int64_t>(r->trajectories.size());
