@@ -30,7 +30,7 @@ endfunction()
 # pelican_torch_pch(TARGET): precompile LibTorch's headers for TARGET. Each target gets its own PCH
 # (reusing one across targets requires identical flags, which test and library targets do not have).
 function(pelican_torch_pch target)
-  if(PELICAN_USE_PCH)
+  if(PELICAN_USE_PCH AND TARGET ${target})
     target_precompile_headers(${target} PRIVATE <torch/torch.h>)
   endif()
 endfunction()
@@ -46,6 +46,6 @@ function(pelican_test name)
   pelican_warnings(${name})
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-    PROPERTIES ENVIRONMENT "PELICAN_SOURCE_DIR=${CMAKE_SOURCE_DIR};PELICAN_BINARY_DIR=${CMAKE_BINARY_DIR}"
+    PROPERTIES ENVIRONMENT "PELICAN_SOURCE_DIR=${CMAKE_SOURCE_DIR};PELICAN_BINARY_DIR=${CMAKE_BINARY_DIR};PELICAN_PYTHON=${PELICAN_PYTHON}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
