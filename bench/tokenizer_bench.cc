@@ -1,5 +1,5 @@
-// Encode throughput of pelican's Tokenizer against Hugging Face tokenizers (the Node binding of the
-// Rust crate, timed by bench/hf_tokenizer_bench.mjs in the same run) on one generated corpus, for
+// Encode throughput of pelican's Tokenizer against Hugging Face tokenizers (the Python package over the
+// Rust crate, timed by bench/hf_tokenizer_bench.py in the same run) on one generated corpus, for
 // the Qwen3 and Llama 3 vocabularies. Both sides encode the same lines without special tokens, on
 // one thread; the token totals must agree or the run fails.
 //   build/bench/tokenizer_bench [CORPUS_MB=4]    (run from anywhere; needs scripts/install-deps.sh)
@@ -38,7 +38,7 @@ struct Row {
 };
 
 int Run(double corpus_mb) {
-  // PELICAN_SOURCE_DIR locates the npm packages and the node script; default to this source tree.
+  // PELICAN_SOURCE_DIR locates .venv and the Python script; default to this source tree.
   setenv("PELICAN_SOURCE_DIR", PELICAN_SOURCE_DIR_DEFAULT, /*overwrite=*/0);
   if (absl::Status s = tokenizer::testing::CheckReferenceAvailable(); !s.ok()) {
     std::cerr << "tokenizer_bench: " << s.message() << "\n";
@@ -67,7 +67,7 @@ int Run(double corpus_mb) {
 
   std::vector<Row> rows;
   for (const std::string name : {"qwen3", "llama3"}) {
-    const std::string path = tokenizer::testing::LenmlTokenizerPath(name);
+    const std::string path = tokenizer::testing::VocabPath(name);
     Row row{name, 0, 1e30, 0, 0, 0};
     const auto l0 = Clock::now();
     auto tok = Tokenizer::FromFile(path);
@@ -88,11 +88,11 @@ int Run(double corpus_mb) {
     }
     const std::string output_path = dir + "/hf_" + name + ".json";
     const std::string command = absl::StrCat(
-        "RAYON_NUM_THREADS=1 node ",
+        "RAYON_NUM_THREADS=1 ", tokenizer::testing::ShellQuote(tokenizer::testing::ReferencePython()),
+        " ",
         tokenizer::testing::ShellQuote(tokenizer::testing::SourceDir() +
-                                       "/bench/hf_tokenizer_bench.mjs"),
-        " ", tokenizer::testing::ShellQuote(tokenizer::testing::NodeModulesDir()), " ",
-        tokenizer::testing::ShellQuote(path), " ", tokenizer::testing::ShellQuote(corpus_path),
+                                       "/bench/hf_tokenizer_bench.py"),
+        " ", tokenizer::testing::ShellQuote(path), " ", tokenizer::testing::ShellQuote(corpus_path),
         " 3 > ", tokenizer::testing::ShellQuote(output_path));
     if (std::system(command.c_str()) != 0) {
       std::cerr << "tokenizer_bench: `" << command << "` failed\n";
@@ -101,7 +101,7 @@ int Run(double corpus_mb) {
     auto output = ReadFile(output_path);
     const nlohmann::json hf = nlohmann::json::parse(output.ok() ? *output : "", nullptr, false);
     if (hf.is_discarded() || !hf.contains("tokens")) {
-      std::cerr << "tokenizer_bench: unreadable output from hf_tokenizer_bench.mjs\n";
+      std::cerr << "tokenizer_bench: unreadable output from hf_tokenizer_bench.py\n";
       return 1;
     }
     if (hf["tokens"].get<int64_t>() != row.tokens) {

