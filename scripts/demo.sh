@@ -13,6 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+# ccache hashes the working directory of -g compiles unless told not to: without this a fresh clone
+# (CI's) would miss every entry an earlier clone stored.
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 build=${PELICAN_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)" --target pelican

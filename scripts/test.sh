@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 
 bash scripts/install-deps.sh
+# ccache hashes the working directory of -g compiles unless told not to: without this a fresh clone
+# (CI's) would miss every entry an earlier clone stored.
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 build=${PELICAN_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPELICAN_BUILD_TESTS=ON
