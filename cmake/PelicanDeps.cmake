@@ -8,7 +8,10 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(GTest CONFIG REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
-find_package(Gloo CONFIG REQUIRED)
+# Gloo's headers (Debian's libgloo-dev) for c10d's ProcessGroupGloo.hpp, which names Gloo types.
+# The Gloo that runs is LibTorch's own (libtorch_cpu exports it); Debian's libgloo is never linked,
+# as two Gloos in one process would call into each other (learner/gloo_ops.cc).
+find_path(PELICAN_GLOO_INCLUDE_DIR gloo/rendezvous/store.h REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)

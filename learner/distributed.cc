@@ -198,7 +198,7 @@ class NetworkGroup final : public ProcessGroup {
 
   absl::Status Barrier() override {
     return RunCollective("barrier", [&]() -> absl::Status {
-      return GlooBarrier(gloo_, next_tag_++, options_.timeout, "barrier");
+      return GlooBarrier(*gloo_, "barrier");
     });
   }
 
@@ -206,12 +206,10 @@ class NetworkGroup final : public ProcessGroup {
     RETURN_IF_ERROR(ValidateRoot(root, world_size_, "BroadcastBytes"));
     return RunCollective("broadcast_bytes", [&]() -> absl::Status {
       uint64_t size = rank_ == root ? bytes->size() : 0;
-      RETURN_IF_ERROR(GlooBroadcast(gloo_, &size, sizeof(size), root, next_tag_++, options_.timeout,
-                                    "broadcast_bytes (size)"));
+      RETURN_IF_ERROR(GlooBroadcast(*gloo_, &size, sizeof(size), root, "broadcast_bytes (size)"));
       if (rank_ != root) bytes->resize(size);
       if (size == 0) return absl::OkStatus();
-      return GlooBroadcast(gloo_, bytes->data(), size, root, next_tag_++, options_.timeout,
-                           "broadcast_bytes (payload)");
+      return GlooBroadcast(*gloo_, bytes->data(), size, root, "broadcast_bytes (payload)");
     });
   }
 
@@ -237,19 +235,18 @@ class NetworkGroup final : public ProcessGroup {
   const int rank_;
   const int world_size_;
   const ProcessGroupOptions options_;
-  // Destroyed in reverse order: Gloo's context before the store that introduced it, the client
+  // Destroyed in reverse order: the Gloo group before the store that introduced it, the client
   // before rank 0's server.
   std::unique_ptr<TcpStoreServer> store_server_;  // rank 0 only
   std::unique_ptr<TcpStoreClient> store_;
-  std::shared_ptr<gloo::Context> gloo_;
+  std::shared_ptr<GlooGroup> gloo_;
 #ifdef PELICAN_HAVE_NCCL
   std::unique_ptr<NcclComm> nccl_;  // made at the first collective on CUDA tensors
 #endif
 
   // Changed by collectives, which are called from one thread.
-  int64_t seq_ = 0;        // collectives entered; equal on all ranks between collectives
-  uint32_t next_tag_ = 0;  // Gloo operation tag; advances identically on every rank
-  absl::Status broken_;    // the first failure; the group is unusable after it
+  int64_t seq_ = 0;      // collectives entered; equal on all ranks between collectives
+  absl::Status broken_;  // the first failure; the group is unusable after it
 };
 
 absl::StatusOr<std::unique_ptr<NetworkGroup>> NetworkGroup::Create(
@@ -419,7 +416,7 @@ absl::Status NetworkGroup::AllReduceBucket(torch::Tensor& flat, const std::strin
     return nccl_->AllReduceMean(flat.data_ptr(), flat.numel(), flat.scalar_type(), what);
   }
 #endif
-  RETURN_IF_ERROR(GlooAllReduceSum(gloo_, flat, next_tag_++, options_.timeout, what));
+  RETURN_IF_ERROR(GlooAllReduceSum(*gloo_, flat, what));
   flat.div_(world_size_);
   return absl::OkStatus();
 }
@@ -432,7 +429,7 @@ absl::Status NetworkGroup::BroadcastBucket(torch::Tensor& flat, int root, const 
     return nccl_->Broadcast(flat.data_ptr(), bytes, root, what);
   }
 #endif
-  return GlooBroadcast(gloo_, flat.data_ptr(), bytes, root, next_tag_++, options_.timeout, what);
+  return GlooBroadcast(*gloo_, flat.data_ptr(), bytes, root, what);
 }
 
 #ifdef PELICAN_HAVE_NCCL

@@ -1,16 +1,15 @@
 #include "learner/gloo_ops.h"
 
-#include <gloo/allreduce.h>
-#include <gloo/barrier.h>
-#include <gloo/broadcast.h>
-#include <gloo/common/error.h>
-#include <gloo/common/logging.h>
-#include <gloo/rendezvous/context.h>
-#include <gloo/rendezvous/store.h>
-#include <gloo/transport/tcp/attr.h>
-#include <gloo/transport/tcp/device.h>
+// LibTorch's c10d. ProcessGroupGloo.hpp includes Gloo's headers for the types it names (held
+// through pointers only); Debian's libgloo-dev provides them. Nothing here links Debian's libgloo:
+// libtorch_cpu exports its own, newer Gloo under the same symbol names, and two copies in one
+// process would call into each other.
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include <chrono>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -18,133 +17,143 @@
 #include "learner/tcp_store.h"
 
 namespace pelican {
+
+class GlooGroup {
+ public:
+  GlooGroup(c10::intrusive_ptr<c10d::ProcessGroupGloo> pg, absl::Duration timeout)
+      : pg(std::move(pg)), timeout(timeout) {}
+  const c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  const absl::Duration timeout;
+};
+
 namespace {
 
+// Runs fn(), which throws on failure (c10d and Gloo do), and returns the status it meant.
 template <typename Fn>
 absl::Status CatchGloo(absl::string_view what, absl::Duration timeout, Fn&& fn) {
   try {
     fn();
     return absl::OkStatus();
-  } catch (const gloo::IoException& e) {
-    // A recv that timed out says "Timed out waiting ...ms for recv operation to complete"; other
-    // I/O errors mean a connection broke (peer died, network).
+  } catch (const std::exception& e) {
+    // A recv that timed out says "Timed out waiting ...ms for recv operation to complete" (our
+    // store: "timeout: ..."); a broken connection (peer died, network) says which read or write
+    // failed, or that the peer closed it.
     const std::string msg = e.what();
-    if (absl::StrContains(msg, "Timed out") || absl::StrContains(msg, "timeout")) {
+    if (absl::StrContains(msg, "Timed out") || absl::StrContains(msg, "timeout") ||
+        absl::StrContains(msg, "timed out")) {
       return absl::DeadlineExceededError(absl::StrCat(
           what, " timed out after ", absl::FormatDuration(timeout), " (Gloo: ", msg, ")"));
     }
-    return absl::UnavailableError(
-        absl::StrCat(what, " failed, a peer's connection broke (Gloo: ", msg, ")"));
-  } catch (const gloo::EnforceNotMet& e) {
-    return absl::InternalError(absl::StrCat(what, ": Gloo check failed: ", e.what()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
+    if (dynamic_cast<const c10::DistNetworkError*>(&e) != nullptr ||
+        absl::StrContains(msg, "Connection") || absl::StrContains(msg, "connection") ||
+        absl::StrContains(msg, "Read error") || absl::StrContains(msg, "Write error") ||
+        absl::StrContains(msg, "UNAVAILABLE")) {
+      return absl::UnavailableError(
+          absl::StrCat(what, " failed, a peer's connection broke (Gloo: ", msg, ")"));
+    }
+    return absl::InternalError(absl::StrCat(what, ": ", msg));
   }
 }
 
-// c = a + b, elementwise; Gloo's reduction callback.
-template <typename T>
-void SumInto(void* c, const void* a, const void* b, size_t n) {
-  T* out = static_cast<T*>(c);
-  const T* x = static_cast<const T*>(a);
-  const T* y = static_cast<const T*>(b);
-  for (size_t i = 0; i < n; ++i) out[i] = x[i] + y[i];
-}
-
-// gloo::rendezvous::Store over our TCP store, for Gloo's address exchange. Gloo expects failures
-// as exceptions; CatchGloo turns them back into a status.
-class GlooStore final : public gloo::rendezvous::Store {
+// Our TCP store as a c10d::Store, for Gloo's address exchange (set, get, wait, check are all
+// c10d's Gloo rendezvous uses). c10d expects failures as exceptions; CatchGloo turns them back
+// into a status.
+class StoreAdapter final : public c10d::Store {
  public:
-  GlooStore(TcpStoreClient* client, absl::Duration timeout) : client_(client), timeout_(timeout) {}
-  void set(const std::string& key, const std::vector<char>& data) override {
-    ThrowIfError(client_->Set("gloo/" + key, std::string(data.begin(), data.end())));
+  StoreAdapter(TcpStoreClient* client, std::chrono::milliseconds timeout)
+      : c10d::Store(timeout), client_(client) {}
+
+  c10::intrusive_ptr<Store> clone() override {
+    return c10::make_intrusive<StoreAdapter>(client_, timeout_);
   }
-  std::vector<char> get(const std::string& key) override {
-    absl::StatusOr<std::string> value = client_->Get("gloo/" + key, timeout_);
+  void set(const std::string& key, const std::vector<uint8_t>& value) override {
+    ThrowIfError(client_->Set(Key(key), std::string(value.begin(), value.end())));
+  }
+  std::vector<uint8_t> get(const std::string& key) override {
+    absl::StatusOr<std::string> value = client_->Get(Key(key), absl::FromChrono(timeout_));
     ThrowIfError(value.status());
-    return std::vector<char>(value->begin(), value->end());
+    return std::vector<uint8_t>(value->begin(), value->end());
   }
-  void wait(const std::vector<std::string>& keys) override {
-    wait(keys, absl::ToChronoMilliseconds(timeout_));
+  bool check(const std::vector<std::string>& keys) override {
+    for (const std::string& key : keys) {
+      absl::StatusOr<std::string> value = client_->Get(Key(key), absl::ZeroDuration());
+      if (value.status().code() == absl::StatusCode::kNotFound) return false;
+      ThrowIfError(value.status());
+    }
+    return true;
   }
+  void wait(const std::vector<std::string>& keys) override { wait(keys, timeout_); }
   void wait(const std::vector<std::string>& keys,
             const std::chrono::milliseconds& timeout) override {
     const absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
     for (const std::string& key : keys) {
-      ThrowIfError(client_->Get("gloo/" + key, deadline - absl::Now()).status());
+      ThrowIfError(client_->Get(Key(key), deadline - absl::Now()).status());
     }
   }
+  // Not needed by the Gloo rendezvous, and our store cannot do them.
+  int64_t add(const std::string& key, int64_t /*value*/) override { Unsupported("add", key); }
+  bool deleteKey(const std::string& key) override { Unsupported("deleteKey", key); }
+  int64_t getNumKeys() override { Unsupported("getNumKeys", ""); }
 
  private:
+  static std::string Key(const std::string& key) { return "gloo/" + key; }
   static void ThrowIfError(const absl::Status& status) {
     if (status.ok()) return;
     // "timeout" makes CatchGloo report an unset key as DEADLINE_EXCEEDED, as it is one.
     const bool unset = status.code() == absl::StatusCode::kNotFound;
-    throw gloo::IoException(absl::StrCat(unset ? "timeout: " : "", status.ToString()));
+    throw std::runtime_error(absl::StrCat(unset ? "timeout: " : "", status.ToString()));
+  }
+  [[noreturn]] static void Unsupported(const char* op, const std::string& key) {
+    throw std::logic_error(
+        absl::StrCat("pelican's rendezvous store has no ", op, " (key '", key, "')"));
   }
   TcpStoreClient* const client_;
-  const absl::Duration timeout_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<gloo::Context>> GlooConnect(TcpStoreClient* store, int rank,
-                                                           int world_size,
-                                                           const GlooAddress& address,
-                                                           absl::Duration timeout) {
-  std::shared_ptr<gloo::Context> result;
+absl::StatusOr<std::shared_ptr<GlooGroup>> GlooConnect(TcpStoreClient* store, int rank,
+                                                       int world_size, const GlooAddress& address,
+                                                       absl::Duration timeout) {
+  std::shared_ptr<GlooGroup> result;
   absl::Status status = CatchGloo(
       absl::StrCat("Gloo connect of rank ", rank, " (via ", store->address(), ")"), timeout, [&] {
-        gloo::transport::tcp::attr attr;
-        attr.hostname = address.hostname;
-        attr.iface = address.iface;
-        std::shared_ptr<gloo::transport::Device> device = gloo::transport::tcp::CreateDevice(attr);
-        // The context keeps the device (and its event loop thread) alive.
-        auto context = std::make_shared<gloo::rendezvous::Context>(rank, world_size);
-        context->setTimeout(absl::ToChronoMilliseconds(timeout));
-        GlooStore gloo_store(store, timeout);
-        context->connectFullMesh(gloo_store, device);
-        result = std::move(context);
+        const std::chrono::milliseconds ms = absl::ToChronoMilliseconds(timeout);
+        auto options = c10d::ProcessGroupGloo::Options::create(ms);
+        options->devices.push_back(
+            address.iface.empty()
+                ? c10d::ProcessGroupGloo::createDeviceForHostname(address.hostname)
+                : c10d::ProcessGroupGloo::createDeviceForInterface(address.iface));
+        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<StoreAdapter>(store, ms), rank, world_size, options);
+        result = std::make_shared<GlooGroup>(std::move(pg), timeout);
       });
   if (!status.ok()) return status;
   return result;
 }
 
-absl::Status GlooAllReduceSum(const std::shared_ptr<gloo::Context>& context, torch::Tensor& flat,
-                              uint32_t tag, absl::Duration timeout, absl::string_view what) {
-  return CatchGloo(what, timeout, [&] {
-    AT_DISPATCH_FLOATING_TYPES_AND2(
-        torch::kHalf, torch::kBFloat16, flat.scalar_type(), "GlooAllReduceSum", [&] {
-          gloo::AllreduceOptions opts(context);
-          opts.setOutput(flat.data_ptr<scalar_t>(), static_cast<size_t>(flat.numel()));
-          opts.setReduceFunction(&SumInto<scalar_t>);
-          opts.setTag(tag);
-          opts.setTimeout(absl::ToChronoMilliseconds(timeout));
-          gloo::allreduce(opts);
-        });
+absl::Status GlooAllReduceSum(GlooGroup& group, torch::Tensor& flat, absl::string_view what) {
+  return CatchGloo(what, group.timeout, [&] {
+    std::vector<at::Tensor> tensors = {flat};
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    group.pg->allreduce(tensors, opts)->wait();
   });
 }
 
-absl::Status GlooBroadcast(const std::shared_ptr<gloo::Context>& context, void* data, size_t bytes,
-                           int root, uint32_t tag, absl::Duration timeout, absl::string_view what) {
-  return CatchGloo(what, timeout, [&] {
-    gloo::BroadcastOptions opts(context);
-    opts.setOutput(static_cast<uint8_t*>(data), bytes);
-    opts.setRoot(root);
-    opts.setTag(tag);
-    opts.setTimeout(absl::ToChronoMilliseconds(timeout));
-    gloo::broadcast(opts);
+absl::Status GlooBroadcast(GlooGroup& group, void* data, size_t bytes, int root,
+                           absl::string_view what) {
+  return CatchGloo(what, group.timeout, [&] {
+    std::vector<at::Tensor> tensors = {
+        torch::from_blob(data, {static_cast<int64_t>(bytes)}, torch::kUInt8)};
+    c10d::BroadcastOptions opts;
+    opts.rootRank = root;
+    group.pg->broadcast(tensors, opts)->wait();
   });
 }
 
-absl::Status GlooBarrier(const std::shared_ptr<gloo::Context>& context, uint32_t tag,
-                         absl::Duration timeout, absl::string_view what) {
-  return CatchGloo(what, timeout, [&] {
-    gloo::BarrierOptions opts(context);
-    opts.setTag(tag);
-    opts.setTimeout(absl::ToChronoMilliseconds(timeout));
-    gloo::barrier(opts);
-  });
+absl::Status GlooBarrier(GlooGroup& group, absl::string_view what) {
+  return CatchGloo(what, group.timeout, [&] { group.pg->barrier()->wait(); });
 }
 
 }  // namespace pelican
