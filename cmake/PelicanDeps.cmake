@@ -37,6 +37,18 @@ if(NOT Torch_DIR AND EXISTS "${PELICAN_PYTHON}")
 endif()
 find_package(Torch 2.0 REQUIRED)
 message(STATUS "pelican: LibTorch ${Torch_VERSION} at ${Torch_DIR}")
+# What pelican links of LibTorch. With PELICAN_WITH_CUDA=OFF only its CPU library: the `torch`
+# target of a CUDA build (the wheel's) also links torch_cuda, which would make a CPU-only binary
+# (the CPU image) load cuDNN, cuBLAS and friends at start-up.
+if(PELICAN_WITH_CUDA OR NOT TARGET torch_cpu)
+  set(PELICAN_TORCH_LIBRARIES ${TORCH_LIBRARIES})
+else()
+  add_library(pelican_torch_cpu INTERFACE)
+  target_include_directories(pelican_torch_cpu SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+  target_link_libraries(pelican_torch_cpu INTERFACE torch_cpu c10)
+  target_compile_features(pelican_torch_cpu INTERFACE cxx_std_20)
+  set(PELICAN_TORCH_LIBRARIES pelican_torch_cpu)
+endif()
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 

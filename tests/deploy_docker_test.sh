@@ -4,12 +4,12 @@
 # images have tags, the final stage runs as a numeric non-root user, has a HEALTHCHECK and a
 # `pelican` ENTRYPOINT), runtime-packages.sh names the packages of a binary's libraries and fails
 # on a library no package owns, and the healthcheck tells a serving process from a dead one.
-# Usage: deploy_docker_test.sh [SRC] [PELICAN [CUDA_LIB_DIR...]]
+# Usage: deploy_docker_test.sh [SRC] [PELICAN [LIB_DIR...]]
 set -u
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 pelican=${2:-}
 shift $(($# < 2 ? $# : 2))
-cuda_dirs=("$@")  # where CMake found the CUDA runtime and NCCL that pelican links
+lib_dirs=("$@")  # where CMake found LibTorch, the CUDA runtime and NCCL that pelican links
 py=/usr/bin/python3
 dock=$src/deploy/docker
 tmp=$(mktemp -d)
@@ -115,12 +115,18 @@ else
   echo "FAIL cannot compile the runtime-packages.sh test program (cc)"; fail=1
 fi
 if [ -x "$pelican" ]; then
-  bash "$dock/runtime-packages.sh" "$pelican" /usr/local/cuda "${cuda_dirs[@]}" >"$tmp/pk" 2>"$tmp/pk.err"
-  check "runtime-packages.sh on pelican (CUDA toolkit allowed)" test $? -eq 0
+  bash "$dock/runtime-packages.sh" "$pelican" /usr/local/cuda "${lib_dirs[@]}" >"$tmp/pk" 2>"$tmp/pk.err"
+  check "runtime-packages.sh on pelican (LibTorch's and CUDA's folders allowed)" test $? -eq 0
   cat "$tmp/pk.err"
-  for p in libtorch libgrpc++ libprotobuf libyaml-cpp; do
+  for p in libgrpc++ libprotobuf libyaml-cpp; do
     check "pelican needs $p" grep -q "^$p" "$tmp/pk"
   done
+  # LibTorch comes from the torch wheel (the images copy its libraries), never a Debian package.
+  check "pelican links the torch wheel's libtorch_cpu" bash -c \
+    "ldd '$pelican' | grep -q 'site-packages/torch/lib/libtorch_cpu.so'"
+  check "no Debian package provides pelican's LibTorch" bash -c "! grep -q '^libtorch' '$tmp/pk'"
+  check "pelican does not link Debian's libgloo (LibTorch has its own)" bash -c \
+    "! ldd '$pelican' | grep -q '/libgloo'"
 else
   echo "note runtime-packages.sh not run on pelican: no binary given (built by CMake)"
 fi
