@@ -57,6 +57,12 @@ absl::StatusOr<RankInfo> RankInfoFromEnv(const EnvLookup& getenv);
 // The same, from the process environment (getenv(3)).
 absl::StatusOr<RankInfo> RankInfoFromEnv();
 
+// The device this rank computes on, from run.device: "cuda" without an index is cuda:LOCAL_RANK,
+// so that the ranks on one host each take their own GPU (as torchrun and Slurm launch them); an
+// explicit "cuda:N" or "cpu" is kept. Empty means "cpu". INVALID_ARGUMENT for a string LibTorch
+// does not parse as a device.
+absl::StatusOr<torch::Device> RankDevice(const std::string& configured, const RankInfo& info);
+
 // A group of ranks over which the trainer all-reduces gradients and broadcasts tensors.
 //
 // Every collective must be called by every rank, in the same order, with matching arguments: the

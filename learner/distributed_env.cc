@@ -129,4 +129,18 @@ absl::StatusOr<RankInfo> RankInfoFromEnv() {
   });
 }
 
+absl::StatusOr<torch::Device> RankDevice(const std::string& configured, const RankInfo& info) {
+  const std::string name = configured.empty() ? "cpu" : configured;
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !device.has_index()) {
+      device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank));
+    }
+    return device;
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("run.device '", name, "' is not a device (cpu, cuda, cuda:N, ...)"));
+  }
+}
+
 }  // namespace pelican

@@ -122,5 +122,19 @@ TEST(RankInfoFromEnvTest, GarbageIsAnErrorNamingTheVariable) {
   }
 }
 
+TEST(RankDeviceTest, BareCudaTakesTheLocalRanksGpu) {
+  RankInfo info;
+  info.rank = 5;
+  info.world_size = 8;
+  info.local_rank = 3;
+  EXPECT_EQ(RankDevice("cuda", info).value(), torch::Device(torch::kCUDA, 3));
+  EXPECT_EQ(RankDevice("cuda:1", info).value(), torch::Device(torch::kCUDA, 1));
+  EXPECT_EQ(RankDevice("cpu", info).value(), torch::Device(torch::kCPU));
+  EXPECT_EQ(RankDevice("", info).value(), torch::Device(torch::kCPU));
+  const auto bad = RankDevice("gpu0", info);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("'gpu0'"));
+}
+
 }  // namespace
 }  // namespace pelican

@@ -311,7 +311,7 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   const bool value_head = ppo && config.learner().value_model() == v1::VALUE_MODEL_HEAD;
   LoadOptions load;
   load.dtype = DtypeOf(model.dtype());
-  load.device = torch::Device(config.run().device().empty() ? "cpu" : config.run().device());
+  ASSIGN_OR_RETURN(load.device, RankDevice(config.run().device(), rank_));
   load.value_head = value_head;
   load_ = load;
   const std::string policy_dir = resume ? resume->dir + "/policy" : model.policy();

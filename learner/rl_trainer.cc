@@ -475,17 +475,20 @@ absl::StatusOr<RlStepStats> RlTrainer::Step(const RolloutBatch& global) {
   // Per-rank statistics, averaged over ranks. weight_total is each rank's share of the global
   // mini-batches times the passes, so sums divide by the passes and add up over ranks.
   const double passes = static_cast<double>(learner_.ppo_epochs() * learner_.mini_batches());
+  // On the policy's device: over NCCL a collective takes only CUDA tensors.
   std::vector<torch::Tensor> reduce = {
       torch::tensor({sum_policy_loss / passes, sum_value_loss / passes, sum_entropy / passes,
                      sum_clip / passes, sum_vclip / passes, sum_approx_kl / passes,
                      seq_kl.item<double>(), truncated_fraction.item<double>()},
-                    torch::kDouble)};
+                    torch::kDouble)
+          .to(models_.policy->device())};
   if (averager_ && world_size_ > 1) {
     RETURN_IF_ERROR(averager_(reduce));
     // The loss shares of the ranks add up to 1 per pass: the mean over ranks times R is the sum.
     reduce[0].narrow(0, 0, 6).mul_(world_size_);
   }
-  auto r = reduce[0].accessor<double, 1>();
+  const torch::Tensor reduced = reduce[0].cpu();
+  auto r = reduced.accessor<double, 1>();
   stats.policy_loss = r[0];
   stats.value_loss = r[1];
   stats.entropy = r[2];
