@@ -408,6 +408,7 @@ absl::Status Learner::Impl::Init(const v1::RunConfig& config, const RpcSettings&
   service_options.run_id = config.run().name();
   service_options.config_fingerprint = fingerprint_;
   service_options.tokenizer_fingerprint = tokenizer_->fingerprint();
+  service_options.vocab_size = trainer_->policy()->config().vocab_size;
   service_ =
       std::make_unique<LearnerService>(service_options, ledger_.get(), &weights_, rpc, clock_);
   service_->SetStep(trainer_->steps());

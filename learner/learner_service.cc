@@ -1,8 +1,11 @@
 #include "learner/learner_service.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace pelican {
 namespace {
@@ -178,6 +181,42 @@ grpc::ServerUnaryReactor* LearnerService::LeasePrompts(grpc::CallbackServerConte
   return reactor;
 }
 
+absl::Status ValidateTrajectory(const v1::Trajectory& t, int index, int64_t vocab_size) {
+  const std::string where = absl::StrCat("trajectory ", index, " ('", t.trajectory_id(), "')");
+  auto check_ids = [&](const google::protobuf::RepeatedField<int32_t>& ids,
+                       absl::string_view field) -> absl::Status {
+    for (int i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || (vocab_size > 0 && ids[i] >= vocab_size)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": ", field, "[", i, "] = ", ids[i], " is outside the vocabulary [0, ",
+                         vocab_size > 0 ? absl::StrCat(vocab_size) : std::string("..."), ")"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(check_ids(t.prompt_ids(), "prompt_ids"));
+  RETURN_IF_ERROR(check_ids(t.completion_ids(), "completion_ids"));
+  if (t.completion_ids().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": completion_ids is empty"));
+  }
+  if (t.logprobs_size() != t.completion_ids_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", t.logprobs_size(),
+                                                   " logprobs for ", t.completion_ids_size(),
+                                                   " completion ids"));
+  }
+  for (int i = 0; i < t.logprobs_size(); ++i) {
+    if (!std::isfinite(t.logprobs(i)) || t.logprobs(i) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": logprobs[", i, "] = ", t.logprobs(i), " is not a log-probability"));
+    }
+  }
+  if (!std::isfinite(t.reward())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": reward ", t.reward(), " is not finite"));
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* LearnerService::PushRollouts(grpc::CallbackServerContext* ctx,
                                                        const v1::PushRolloutsRequest* request,
                                                        v1::PushRolloutsResponse* response) {
@@ -185,6 +224,14 @@ grpc::ServerUnaryReactor* LearnerService::PushRollouts(grpc::CallbackServerConte
   grpc::Status st = rpc_.Authorize(*ctx);
   if (st.ok() && request->actor_id().empty()) {
     st = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "actor_id is empty");
+  }
+  for (int i = 0; st.ok() && i < request->trajectories_size(); ++i) {
+    if (absl::Status bad = ValidateTrajectory(request->trajectories(i), i, options_.vocab_size);
+        !bad.ok()) {
+      PELICAN_LOG(WARNING) << "PushRollouts from " << request->actor_id() << " batch "
+                           << request->batch_seq() << " refused: " << bad.message();
+      st = ToGrpcStatus(bad);
+    }
   }
   if (st.ok()) {
     Seen(request->actor_id());

@@ -34,7 +34,16 @@ struct LearnerServiceOptions {
   std::string tokenizer_fingerprint;
   // An actor counts as connected while its last call is more recent than this.
   absl::Duration actor_timeout = absl::Seconds(120);
+  // The policy's vocabulary: pushed token ids must lie in [0, vocab_size). 0 = ids unchecked.
+  int64_t vocab_size = 0;
 };
+
+// Checks what the trainer would otherwise fail on later, or abort on: a prompt or completion id
+// outside [0, vocab_size) (when vocab_size > 0), an empty completion, a non-finite reward or
+// log-prob, logprobs not one per completion id. INVALID_ARGUMENT naming the trajectory (its index
+// and id) and the field. A push with such a trajectory is refused whole, before the ledger sees it:
+// its leases stay open and return to the queue when they expire, so nothing is lost.
+absl::Status ValidateTrajectory(const v1::Trajectory& t, int index, int64_t vocab_size);
 
 class LearnerService final : public v1::LearnerService::CallbackService {
  public:

@@ -2,9 +2,13 @@
 // pushes, staleness, expiry, the ledger balance, and the weight stream.
 #include "learner/learner_service.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <limits>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
@@ -17,6 +21,8 @@ namespace {
 
 constexpr char kFingerprint[] = "cfg-fp";
 constexpr char kTokenizer[] = "tok-fp";
+
+constexpr int64_t kVocab = 128;  // the fixture's prompt ids are the characters of "<i>+1="
 
 class Fixture {
  public:
@@ -38,7 +44,8 @@ class Fixture {
     v1::RunConfig cfg = DefaultRunConfig();
     cfg.mutable_security()->set_insecure(true);
     rpc_ = std::make_unique<RpcSettings>(*RpcSettings::FromConfig(cfg.security(), cfg.rpc()));
-    LearnerServiceOptions so{"run-1", kFingerprint, kTokenizer, absl::Seconds(60)};
+    LearnerServiceOptions so{"run-1", kFingerprint, kTokenizer, absl::Seconds(60),
+                             /*vocab_size=*/kVocab};
     service_ = std::make_unique<LearnerService>(so, ledger_.get(), &weights_, *rpc_, &clock_);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -181,6 +188,59 @@ TEST(LearnerServiceTest, RetriedPushIsNotCountedTwice) {
   EXPECT_EQ(st.queue_size(), 3u);
   EXPECT_EQ(st.actors_connected(), 1u);
   ExpectBalanced(st);
+}
+
+TEST(LearnerServiceTest, MalformedPushIsRefusedWholeAndItsLeasesStayOpen) {
+  Fixture f;
+  const std::string a = f.Register("actor-a");
+  const auto leases = f.Lease(a, 2);
+  ASSERT_EQ(leases.size(), 2u);
+  v1::PushRolloutsRequest good;
+  good.set_actor_id(a);
+  good.set_batch_seq(1);
+  for (const auto& l : leases) {
+    v1::Trajectory* t = good.add_trajectories();
+    t->set_trajectory_id(absl::StrCat(a, "/1/", l.lease_id()));
+    t->set_lease_id(l.lease_id());
+    t->set_actor_id(a);
+    *t->mutable_prompt_ids() = l.prompt_ids();
+    t->add_completion_ids(5);
+    t->add_logprobs(-0.5f);
+    t->set_reward(1.0);
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::pair<std::function<void(v1::Trajectory*)>, std::string>> cases = {
+      {[](v1::Trajectory* t) { t->set_completion_ids(0, kVocab); },
+       "completion_ids[0] = 128 is outside the vocabulary [0, 128)"},
+      {[](v1::Trajectory* t) { t->set_completion_ids(0, -3); }, "completion_ids[0] = -3"},
+      {[](v1::Trajectory* t) { t->set_prompt_ids(0, 1 << 20); }, "prompt_ids[0]"},
+      {[](v1::Trajectory* t) {
+         t->clear_completion_ids();
+         t->clear_logprobs();
+       },
+       "completion_ids is empty"},
+      {[nan](v1::Trajectory* t) { t->set_reward(nan); }, "reward nan is not finite"},
+      {[](v1::Trajectory* t) { t->set_reward(std::numeric_limits<double>::infinity()); },
+       "reward inf is not finite"},
+      {[nan](v1::Trajectory* t) { t->set_logprobs(0, static_cast<float>(nan)); }, "logprobs[0]"},
+      {[](v1::Trajectory* t) { t->add_logprobs(-1.0f); }, "2 logprobs for 1 completion ids"},
+  };
+  for (const auto& [corrupt, expected] : cases) {
+    v1::PushRolloutsRequest bad = good;
+    corrupt(bad.mutable_trajectories(1));
+    v1::PushRolloutsResponse resp;
+    const grpc::Status st = f.stub().PushRollouts(f.Ctx().get(), bad, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << expected;
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr("trajectory 1")) << expected;
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr(expected));
+  }
+  // Nothing was taken in, nor marked as seen: the same batch, well formed, is accepted in full.
+  EXPECT_EQ(f.Status().queue_size(), 0u);
+  v1::PushRolloutsResponse resp;
+  ASSERT_TRUE(f.stub().PushRollouts(f.Ctx().get(), good, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 2u);
+  EXPECT_FALSE(resp.duplicate());
+  ExpectBalanced(f.Status());
 }
 
 TEST(LearnerServiceTest, StaleTrajectoriesAreDroppedAndCounted) {
