@@ -97,6 +97,7 @@ absl::Status Tokenizer::Build(tokenizer::TokenizerSpec spec) {
       }
       std::string normalized_content;
       if (normalizer_ != nullptr && normalizer_->Normalize(entry.pattern, &normalized_content)) {
+        if (normalized_content != entry.pattern) normalized_text_by_id_[id] = normalized_content;
         entry.pattern = std::move(normalized_content);
       }
       normalized.push_back(std::move(entry));
@@ -171,7 +172,9 @@ absl::StatusOr<std::string> Tokenizer::Decode(const std::vector<int32_t>& ids,
   bool first = true;
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::string* token = nullptr;
-    if (auto it = added_by_id_.find(ids[i]); it != added_by_id_.end()) {
+    if (auto n = normalized_text_by_id_.find(ids[i]); n != normalized_text_by_id_.end()) {
+      token = &n->second;  // HF then does not skip it as special either: "XII" is not "Ⅻ"
+    } else if (auto it = added_by_id_.find(ids[i]); it != added_by_id_.end()) {
       token = &it->second.content;
     } else {
       token = model_->IdToToken(ids[i]);
@@ -200,6 +203,7 @@ std::optional<int32_t> Tokenizer::TokenToId(absl::string_view token) const {
 }
 
 std::optional<std::string> Tokenizer::IdToToken(int32_t id) const {
+  if (auto n = normalized_text_by_id_.find(id); n != normalized_text_by_id_.end()) return n->second;
   if (auto it = added_by_id_.find(id); it != added_by_id_.end()) return it->second.content;
   if (const std::string* token = model_->IdToToken(id)) return *token;
   return std::nullopt;

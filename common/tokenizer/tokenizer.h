@@ -81,6 +81,9 @@ class Tokenizer {
   absl::flat_hash_map<int32_t, tokenizer::AddedToken> added_by_id_;
   absl::flat_hash_map<std::string, int32_t> added_by_content_;
   absl::flat_hash_set<std::string> special_contents_;
+  // An added token with normalized=true reads as its normalized content (NFKC: "Ⅻ" -> "XII") in
+  // decode and IdToToken, as in HF tokenizers; only those whose content the normalizer changes.
+  absl::flat_hash_map<int32_t, std::string> normalized_text_by_id_;
   std::vector<tokenizer::TemplatePiece> post_template_;  // empty: adds nothing
   tokenizer::DecoderKind decoder_ = tokenizer::DecoderKind::kNone;
   int64_t vocab_size_ = 0;
