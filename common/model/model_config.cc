@@ -88,34 +88,51 @@ Json OptionalIdJson(const std::optional<int64_t>& id) {
   return id.has_value() ? Json(*id) : Json(nullptr);
 }
 
+// transformers >= 5 writes RoPE as "rope_parameters" (rope_theta inside it); earlier versions and
+// most checkpoints on the Hub as "rope_scaling" beside a top-level "rope_theta". Either is read.
+const char* RopeKey(const Json& j) {
+  return Present(j, "rope_parameters") ? "rope_parameters" : "rope_scaling";
+}
+
+absl::StatusOr<double> ParseRopeTheta(const Json& j) {
+  if (!Present(j, "rope_theta") && Present(j, "rope_parameters") &&
+      j.at("rope_parameters").is_object() && Present(j.at("rope_parameters"), "rope_theta")) {
+    absl::StatusOr<double> theta = Double(j.at("rope_parameters"), "rope_theta", 10000.0);
+    if (!theta.ok()) return KeyError("rope_parameters.rope_theta", "not a number");
+    return theta;
+  }
+  return Double(j, "rope_theta", 10000.0);
+}
+
 absl::StatusOr<RopeScaling> ParseRopeScaling(const Json& j) {
   RopeScaling r;
-  if (!Present(j, "rope_scaling")) return r;
-  const Json& s = j.at("rope_scaling");
-  if (!s.is_object()) return KeyError("rope_scaling", "not an object");
+  const std::string key = RopeKey(j);
+  if (!Present(j, key.c_str())) return r;
+  const Json& s = j.at(key);
+  if (!s.is_object()) return KeyError(key, "not an object");
   std::string type;
-  for (const char* key : {"rope_type", "type"}) {
-    if (Present(s, key) && s.at(key).is_string()) {
-      type = s.at(key).get<std::string>();
+  for (const char* name : {"rope_type", "type"}) {
+    if (Present(s, name) && s.at(name).is_string()) {
+      type = s.at(name).get<std::string>();
       break;
     }
   }
-  if (type == "default") return r;
+  if (type == "default" || (type.empty() && key == "rope_parameters")) return r;
   if (type != "linear" && type != "llama3") {
     return KeyError(
-        "rope_scaling.rope_type",
+        key + ".rope_type",
         absl::StrCat("'", type, "' is not supported (supported: default, linear, llama3)"));
   }
   r.type = type == "linear" ? RopeScaling::Type::kLinear : RopeScaling::Type::kLlama3;
   ASSIGN_OR_RETURN(r.factor, Double(s, "factor", 0.0));
-  if (!(r.factor >= 1.0)) return KeyError("rope_scaling.factor", "must be >= 1");
+  if (!(r.factor >= 1.0)) return KeyError(key + ".factor", "must be >= 1");
   if (r.type == RopeScaling::Type::kLlama3) {
     ASSIGN_OR_RETURN(r.low_freq_factor, Double(s, "low_freq_factor", 0.0));
     ASSIGN_OR_RETURN(r.high_freq_factor, Double(s, "high_freq_factor", 0.0));
     ASSIGN_OR_RETURN(r.original_max_position_embeddings,
                      Int(s, "original_max_position_embeddings", std::nullopt, 1, kMaxWidth * 64));
     if (!(r.low_freq_factor > 0 && r.high_freq_factor > r.low_freq_factor)) {
-      return KeyError("rope_scaling", "llama3 needs 0 < low_freq_factor < high_freq_factor");
+      return KeyError(key, "llama3 needs 0 < low_freq_factor < high_freq_factor");
     }
   }
   return r;
@@ -249,7 +266,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text) {
                    Int(j, "max_position_embeddings", default_max_pos, 1, kMaxWidth * 64));
   ASSIGN_OR_RETURN(c.rms_norm_eps, Double(j, "rms_norm_eps", 1e-6));
   if (!(c.rms_norm_eps > 0)) return KeyError("rms_norm_eps", "must be > 0");
-  ASSIGN_OR_RETURN(c.rope_theta, Double(j, "rope_theta", 10000.0));
+  ASSIGN_OR_RETURN(c.rope_theta, ParseRopeTheta(j));
   if (!(c.rope_theta > 1)) return KeyError("rope_theta", "must be > 1");
   ASSIGN_OR_RETURN(c.rope_scaling, ParseRopeScaling(j));
   ASSIGN_OR_RETURN(c.tie_word_embeddings, Bool(j, "tie_word_embeddings", false));
