@@ -31,7 +31,12 @@ CONVERSATIONS = [
 
 failures = 0
 for name in ("qwen3", "llama3"):
-    vocab = os.path.join(src, "..", "shared", "vocab", name)
+    vocab = os.path.normpath(os.path.join(src, "..", "shared", "vocab", name))
+    if not os.path.isfile(os.path.join(vocab, "tokenizer_config.json")):
+        print(f"FAIL {name}: {vocab}/tokenizer_config.json not found (the shared/ folder beside "
+              "the checkout)")
+        failures += len(CONVERSATIONS)
+        continue
     tokenizer = chat_prompts.load(vocab)
     texts = [chat_prompts.render(tokenizer, c) for c in CONVERSATIONS]
     with tempfile.TemporaryDirectory() as tmp:
