@@ -86,6 +86,9 @@ void RpcSettings::ConfigureServer(const std::string& address, grpc::ServerBuilde
     creds = grpc::SslServerCredentials(opts);
   }
   builder->AddListeningPort(address, creds, selected_port);
+  // gRPC sets SO_REUSEPORT by default, so a second server on a port already in use would start and
+  // silently take half the calls (a stale replica with an old model). Refuse the port instead.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->SetMaxReceiveMessageSize(max_message_bytes_);
   builder->SetMaxSendMessageSize(max_message_bytes_);
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms_);

@@ -93,6 +93,23 @@ TEST(RpcTest, PickFreePortGivesABindablePort) {
   EXPECT_FALSE(PickFreePort("not-an-ip").ok());
 }
 
+TEST(RpcTest, ASecondServerOnABoundPortFailsToStart) {
+  const RpcSettings rpc = Settings(BaseConfig());
+  EchoServer first(rpc);
+  // A second server with a service (the generated one, every method UNIMPLEMENTED) on that port.
+  testing::Echo::CallbackService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  rpc.ConfigureServer(first.address(), &builder, &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> second = builder.BuildAndStart();
+  EXPECT_TRUE(second == nullptr || port == 0)
+      << "a second server started on " << first.address() << " (SO_REUSEPORT)";
+  if (second != nullptr) second->Shutdown();
+  // The first one still answers.
+  EXPECT_TRUE(EchoServer::CallSay(rpc, first.address()).ok());
+}
+
 TEST(RpcTest, InsecureWithoutTokenWorks) {
   const RpcSettings s = Settings(BaseConfig());
   EchoServer server(s);
