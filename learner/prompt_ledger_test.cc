@@ -183,6 +183,22 @@ TEST_F(PromptLedgerTest, RetriedPushIsNotCountedTwice) {
   EXPECT_EQ(ledger->Push("", 5, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(PromptLedgerTest, ASeqFarAheadIsRefusedAndDoesNotWedgeTheWindow) {
+  auto ledger = NewLedger();
+  const auto leases = LeaseOk(*ledger, "a", 2);
+  EXPECT_EQ(PushOk(*ledger, "a", 1, Group(leases[0], 0)), std::make_tuple(2u, 0u, false));
+  for (const uint64_t far : {UINT64_MAX, uint64_t{1} + options_.push_window + 1}) {
+    absl::StatusOr<v1::PushRolloutsResponse> r = ledger->Push("a", far, {});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << far;
+    EXPECT_NE(r.status().message().find("ahead of its highest so far (1)"), std::string::npos)
+        << r.status();
+  }
+  // The next valid push still counts, and the edge of the window is accepted.
+  EXPECT_EQ(PushOk(*ledger, "a", 2, Group(leases[1], 0)), std::make_tuple(2u, 0u, false));
+  EXPECT_EQ(std::get<2>(PushOk(*ledger, "a", 2 + options_.push_window, {})), false);
+  EXPECT_EQ(ledger->Stats().pushes, 3u);
+}
+
 TEST_F(PromptLedgerTest, StaleSamplesAreDroppedAndCounted) {
   auto ledger = NewLedger();
   ledger->SetPolicyVersion(5);
