@@ -3,15 +3,15 @@ the ids of transformers' apply_chat_template(add_generation_prompt=True, tokeniz
 Qwen3 and Llama 3 templates and vocabularies (../shared/vocab).
   python tests/chat/chat_template_test.py PELICAN SRC
 """
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 pelican, src = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(src, "scripts"))
+sys.path.insert(0, os.path.join(src, "tests", "hf"))
 import importlib.util  # noqa: E402
+
+from pelican_tokenize import pelican_tokenize  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("chat_prompts",
                                               os.path.join(src, "scripts", "chat-prompts.py"))
@@ -39,19 +39,11 @@ for name in ("qwen3", "llama3"):
         continue
     tokenizer = chat_prompts.load(vocab)
     texts = [chat_prompts.render(tokenizer, c) for c in CONVERSATIONS]
-    with tempfile.TemporaryDirectory() as tmp:
-        inp = os.path.join(tmp, "in.jsonl")
-        with open(inp, "w") as f:
-            f.write("\n".join(json.dumps(t) for t in texts) + "\n")
-        proc = subprocess.run([pelican, "tokenize", "--tokenizer",
-                               os.path.join(vocab, "tokenizer.json"), "--json"],
-                              stdin=open(inp), capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"FAIL {name}: pelican tokenize: {proc.stderr.strip()}")
+    ours, err = pelican_tokenize(pelican, os.path.join(vocab, "tokenizer.json"), texts)
+    if ours is None:
+        print(f"FAIL {name}: pelican tokenize: {err}")
         failures += 1
         continue
-    # One line of space-separated ids per input line.
-    ours = [[int(x) for x in line.split()] for line in proc.stdout.splitlines()]
     for i, conv in enumerate(CONVERSATIONS):
         want = tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=True)
         if hasattr(want, "input_ids"):  # a BatchEncoding in some versions

@@ -23,6 +23,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from pelican_tokenize import pelican_tokenize  # noqa: E402
 
 transformers.utils.logging.set_verbosity_error()
 
@@ -69,18 +70,12 @@ def batch(vocab, seed):
     return ids, mask
 
 
-def check_tokenizer(name, model_dir, texts, workdir):
+def check_tokenizer(name, model_dir, texts):
     tok = transformers.AutoTokenizer.from_pretrained(model_dir)
-    inp = os.path.join(workdir, "texts.jsonl")
-    with open(inp, "w") as f:
-        f.write("\n".join(json.dumps(t) for t in texts) + "\n")
-    proc = subprocess.run([pelican, "tokenize", "--tokenizer",
-                           os.path.join(model_dir, "tokenizer.json"), "--json"],
-                          stdin=open(inp), capture_output=True, text=True)
-    if not report(proc.returncode == 0, f"{name}: pelican tokenize runs"):
-        print(proc.stderr)
+    ours, err = pelican_tokenize(pelican, os.path.join(model_dir, "tokenizer.json"), texts)
+    if not report(ours is not None, f"{name}: pelican tokenize runs"):
+        print(err)
         return
-    ours = [[int(x) for x in line.split()] for line in proc.stdout.splitlines()]
     theirs = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     bad = [i for i in range(len(texts)) if ours[i] != theirs[i]]
     report(not bad, f"{name}: AutoTokenizer ({type(tok).__name__}) gives pelican's ids on "
@@ -132,10 +127,10 @@ with tempfile.TemporaryDirectory() as tmp:
     texts = ["12+34=", "7+8=46", " 999 + 1 = 1000", "x", ""]
     if report(os.path.isdir(os.path.join(tmp, "sft")), "the SFT checkpoint exists"):
         check_causal_lm("SFT checkpoint", os.path.join(tmp, "sft"), tmp)
-        check_tokenizer("SFT checkpoint", os.path.join(tmp, "sft"), texts, tmp)
+        check_tokenizer("SFT checkpoint", os.path.join(tmp, "sft"), texts)
     if report(bool(policies), "an RL checkpoint's policy exists"):
         check_causal_lm(f"RL checkpoint {policies[-1].split(os.sep)[-2]}", policies[-1], tmp)
-        check_tokenizer("RL checkpoint", policies[-1], texts, tmp)
+        check_tokenizer("RL checkpoint", policies[-1], texts)
 
     # 3: a reward model from `pelican rm` (as tests/rm_test.sh, shorter).
     rng = random.Random(5)
@@ -154,7 +149,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if report(ok, "pelican model init and pelican rm exit 0"):
         check_causal_lm("pelican model init", f"{tmp}/policy", tmp)
         check_classifier("reward model", f"{tmp}/rm", tmp)
-        check_tokenizer("reward model", f"{tmp}/rm", ["Rate: abba!", "ab"], tmp)
+        check_tokenizer("reward model", f"{tmp}/rm", ["Rate: abba!", "ab"])
 
 print(f"{'FAIL' if failures else 'ok'}: {failures} failed")
 sys.exit(1 if failures else 0)
