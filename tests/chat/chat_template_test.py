@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(src, "scripts"))
 sys.path.insert(0, os.path.join(src, "tests", "hf"))
 import importlib.util  # noqa: E402
 
-from pelican_tokenize import pelican_tokenize  # noqa: E402
+from pelican_hf import pelican_tokenize  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("chat_prompts",
                                               os.path.join(src, "scripts", "chat-prompts.py"))

@@ -23,7 +23,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from pelican_tokenize import pelican_tokenize  # noqa: E402
+from pelican_hf import (left_padded_batch, pelican_tokenize, position_ids,  # noqa: E402
+                        run_hf_forward)
 
 transformers.utils.logging.set_verbosity_error()
 
@@ -48,26 +49,12 @@ def run(args, log):
 
 
 def pelican_outputs(model_dir, ids, mask, workdir):
-    req = os.path.join(workdir, "req.json")
-    resp = os.path.join(workdir, "resp.json")
-    with open(req, "w") as f:
-        json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist()}, f)
-    proc = subprocess.run([hf_forward, model_dir, req, resp], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"hf_forward {model_dir}: {proc.stderr.strip()}")
-    with open(resp) as f:
-        return json.load(f)
-
-
-def batch(vocab, seed):
-    g = torch.Generator().manual_seed(seed)
-    lengths = [12, 7, 3]
-    ids = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for b, n in enumerate(lengths):  # left padding, as pelican's actors and learner pad
-        ids[b, -n:] = torch.randint(0, vocab, (n,), generator=g)
-        mask[b, -n:] = 1
-    return ids, mask
+    resp, err = run_hf_forward(hf_forward, model_dir,
+                               {"input_ids": ids.tolist(), "attention_mask": mask.tolist()},
+                               workdir)
+    if resp is None:
+        raise RuntimeError(f"hf_forward {model_dir}: {err}")
+    return resp
 
 
 def check_tokenizer(name, model_dir, texts):
@@ -87,12 +74,12 @@ def check_tokenizer(name, model_dir, texts):
 def check_causal_lm(name, model_dir, workdir):
     model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
-    ids, mask = batch(model.config.vocab_size, seed=len(name))
+    ids, mask = left_padded_batch(model.config.vocab_size, [12, 7, 3], seed=len(name))
     resp = pelican_outputs(model_dir, ids, mask, workdir)
     ours = torch.tensor(resp["logits"]).reshape(resp["shape"])
     with torch.no_grad():
         hf = model(input_ids=ids, attention_mask=mask,
-                   position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits
+                   position_ids=position_ids(mask)).logits
     diff = (ours - hf)[mask.bool()].abs().max().item()
     report(diff <= TOL, f"{name}: AutoModelForCausalLM ({type(model).__name__}) logits within "
            f"{diff:.2e} of pelican's (limit {TOL})")
@@ -102,12 +89,12 @@ def check_classifier(name, model_dir, workdir):
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
         model_dir, dtype=torch.float32)
     model.eval()
-    ids, mask = batch(model.config.vocab_size, seed=7)
+    ids, mask = left_padded_batch(model.config.vocab_size, [12, 7, 3], seed=7)
     resp = pelican_outputs(model_dir, ids, mask, workdir)
     ours = torch.tensor(resp["scores"]).reshape(resp["score_shape"])
     with torch.no_grad():
         hf = model(input_ids=ids, attention_mask=mask,
-                   position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits
+                   position_ids=position_ids(mask)).logits
     diff = (ours - hf).abs().max().item()
     report(diff <= TOL, f"{name}: AutoModelForSequenceClassification ({type(model).__name__}) "
            f"scores within {diff:.2e} of pelican's (limit {TOL})")

@@ -15,10 +15,8 @@ Prints one table row per variant and exits 1 if any variant misses a limit.
 instead, and reports load time and resident memory.
 """
 import argparse
-import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from pelican_hf import left_padded_batch, position_ids, run_hf_forward  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
 transformers.utils.logging.set_verbosity_error()
@@ -81,18 +80,6 @@ def real_size_variant():
         max_window_layers=21))
 
 
-def batch(vocab, lengths, seed):
-    g = torch.Generator().manual_seed(seed)
-    t = max(lengths)
-    ids = torch.zeros(len(lengths), t, dtype=torch.long)
-    mask = torch.zeros(len(lengths), t, dtype=torch.long)
-    for b, n in enumerate(lengths):
-        # Ids from 1: the classifiers' pad id 0 appears only as padding, where HF pools.
-        ids[b, t - n:] = torch.randint(1, vocab, (n,), generator=g)
-        mask[b, t - n:] = 1
-    return ids, mask
-
-
 def run_variant(name, cls, kwargs, hf_forward, workdir, lengths, greedy_lengths):
     kwargs = dict(kwargs)
     classifier = kwargs.pop("classifier", False)
@@ -104,28 +91,22 @@ def run_variant(name, cls, kwargs, hf_forward, workdir, lengths, greedy_lengths)
     model_dir = os.path.join(workdir, "model")
     model.save_pretrained(model_dir)
 
-    ids, mask = batch(config.vocab_size, lengths, seed=1)
-    prompts = [batch(config.vocab_size, [n], seed=10 + n)[0][0].tolist() for n in greedy_lengths]
+    ids, mask = left_padded_batch(config.vocab_size, lengths, seed=1)
+    prompts = [left_padded_batch(config.vocab_size, [n], seed=10 + n)[0][0].tolist()
+               for n in greedy_lengths]
     request = {"input_ids": ids.tolist(), "attention_mask": mask.tolist()}
     if not classifier:
         request.update(greedy_prompts=prompts, max_new_tokens=MAX_NEW)
-    req_path, resp_path = os.path.join(workdir, "req.json"), os.path.join(workdir, "resp.json")
-    with open(req_path, "w") as f:
-        json.dump(request, f)
     start = time.monotonic()
-    proc = subprocess.run([hf_forward, model_dir, req_path, resp_path], capture_output=True,
-                          text=True)
+    resp, err = run_hf_forward(hf_forward, model_dir, request, workdir)
     pelican_seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        return dict(name=name, error=f"hf_forward failed: {proc.stderr.strip()}")
-    with open(resp_path) as f:
-        resp = json.load(f)
+    if resp is None:
+        return dict(name=name, error=f"hf_forward failed: {err}")
 
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     real = mask.bool()
     out = dict(name=name, pelican_seconds=pelican_seconds, load_seconds=resp["load_seconds"])
     with torch.no_grad():
-        hf = model(input_ids=ids, attention_mask=mask, position_ids=position_ids)
+        hf = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask))
     if classifier:
         ours = torch.tensor(resp["scores"]).reshape(resp["score_shape"])
         out["score_diff"] = (ours - hf.logits.float()).abs().max().item()
