@@ -197,9 +197,8 @@ class NetworkGroup final : public ProcessGroup {
   }
 
   absl::Status Barrier() override {
-    return RunCollective("barrier", [&]() -> absl::Status {
-      return GlooBarrier(*gloo_, "barrier");
-    });
+    return RunCollective("barrier",
+                         [&]() -> absl::Status { return GlooBarrier(*gloo_, "barrier"); });
   }
 
   absl::Status BroadcastBytes(std::string* bytes, int root) override {

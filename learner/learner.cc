@@ -1,3 +1,8 @@
+// The learner role (learner.h): Init (model, tokenizer, resume, LearnerService), the step loop of
+// rank 0 and of followers, publishing, checkpoints, the guard's probes and actions, and summary.
+// Over 500 lines because all of it is Learner::Impl working on one set of members; splitting it
+// (checkpoints and guard actions into files of their own) needs Impl in an internal header, and
+// belongs with the layout work of the architecture issue, not with a behaviour change.
 #include "learner/learner.h"
 
 #include <grpcpp/grpcpp.h>

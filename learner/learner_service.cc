@@ -187,9 +187,9 @@ absl::Status ValidateTrajectory(const v1::Trajectory& t, int index, int64_t voca
                        absl::string_view field) -> absl::Status {
     for (int i = 0; i < ids.size(); ++i) {
       if (ids[i] < 0 || (vocab_size > 0 && ids[i] >= vocab_size)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": ", field, "[", i, "] = ", ids[i], " is outside the vocabulary [0, ",
-                         vocab_size > 0 ? absl::StrCat(vocab_size) : std::string("..."), ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": ", field, "[", i, "] = ", ids[i], " is outside the vocabulary [0, ",
+            vocab_size > 0 ? absl::StrCat(vocab_size) : std::string("..."), ")"));
       }
     }
     return absl::OkStatus();
@@ -200,14 +200,13 @@ absl::Status ValidateTrajectory(const v1::Trajectory& t, int index, int64_t voca
     return absl::InvalidArgumentError(absl::StrCat(where, ": completion_ids is empty"));
   }
   if (t.logprobs_size() != t.completion_ids_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": ", t.logprobs_size(),
-                                                   " logprobs for ", t.completion_ids_size(),
-                                                   " completion ids"));
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", t.logprobs_size(), " logprobs for ",
+                                                   t.completion_ids_size(), " completion ids"));
   }
   for (int i = 0; i < t.logprobs_size(); ++i) {
     if (!std::isfinite(t.logprobs(i)) || t.logprobs(i) > 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": logprobs[", i, "] = ", t.logprobs(i), " is not a log-probability"));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": logprobs[", i, "] = ", t.logprobs(i),
+                                                     " is not a log-probability"));
     }
   }
   if (!std::isfinite(t.reward())) {

@@ -108,13 +108,14 @@ absl::StatusOr<v1::PushRolloutsResponse> PromptLedger::Push(
   v1::PushRolloutsResponse response;
   PushWindow& window =
       windows_.try_emplace(actor_id, PushWindow(options_.push_window)).first->second;
-  // Seqs advance by one per push; one far ahead (a buggy or hostile client, 2^64 - 1 say) would make
-  // the window forget every seq below it, and every later valid push would read as a duplicate.
+  // Seqs advance by one per push; one far ahead (a buggy or hostile client, 2^64 - 1 say) would
+  // make the window forget every seq below it, and every later valid push would read as a
+  // duplicate.
   if (batch_seq > window.top() && batch_seq - window.top() > options_.push_window) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PushRollouts: batch_seq ", batch_seq, " of actor '", actor_id, "' is more than ",
-        options_.push_window, " ahead of its highest so far (", window.top(),
-        "); an actor numbers its pushes 1, 2, 3, ..."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PushRollouts: batch_seq ", batch_seq, " of actor '", actor_id,
+                     "' is more than ", options_.push_window, " ahead of its highest so far (",
+                     window.top(), "); an actor numbers its pushes 1, 2, 3, ..."));
   }
   if (window.Contains(batch_seq)) {
     ++duplicate_pushes_;

@@ -1,3 +1,7 @@
+// RlTrainer (rl_trainer.h). Over 500 lines because Step is one PPO/GRPO update read top to
+// bottom: rollout pass, rewards and advantages, epochs x mini-batches x micro-batches, the rank
+// average, statistics. The pieces it calls live in their own files (losses, advantages, kl,
+// masked, rewards); what remains here is the order in which they run.
 #include "learner/rl_trainer.h"
 
 #include <ATen/autocast_mode.h>

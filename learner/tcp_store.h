@@ -5,8 +5,9 @@
 //
 // LibTorch's c10d::TCPStore could host the rendezvous too; this one stays because every call has
 // its own deadline, so a rank whose collective timed out can probe a hung rank 0 in seconds
-// (distributed.cc, Diagnose). c10d's Gloo sees it as a c10d::Store (gloo_ops.cc). It is not a database: values
-// live in memory on rank 0 and die with it; keys are never deleted (a job writes a few per rank).
+// (distributed.cc, Diagnose). c10d's Gloo sees it as a c10d::Store (gloo_ops.cc). It is not a
+// database: values live in memory on rank 0 and die with it; keys are never deleted (a job writes a
+// few per rank).
 //
 // Wire format (little-endian), one request then one reply on a connection, in order:
 //   request: u8 op ('S' set, 'G' get), u32 key size, key, u32 value size, value

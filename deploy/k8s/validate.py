@@ -99,7 +99,7 @@ def check_schemas(c, objects, crds, k8s_version):
             c.fail(f"{where}: no schema for {key[0]} {key[1]}")
         except kubernetes_validate.ValidationError as e:
             c.fail(f"{where}: /{'/'.join(map(str, e.path))}: {e.message}")
-        except Exception as e:  # noqa: BLE001 - kubernetes-validate reports unknown versions so
+        except Exception as e:  # noqa: BLE001 - e.g. a Kubernetes version it has no schemas for
             c.fail(f"{where}: {type(e).__name__}: {e}")
 
 

@@ -1,10 +1,11 @@
 // pelican's side of the Hugging Face parity test (tests/hf/parity_test.py): loads an HF model
 // directory with pelican's loader and answers one JSON request with what pelican computes.
 //   hf_forward MODEL_DIR REQUEST.json RESPONSE.json
-// Request:  {"input_ids": [[...]], "attention_mask": [[...]],       left-padded batch [B, T]
-//            "greedy_prompts": [[...]], "max_new_tokens": N}          (optional)
-// Response: {"load_seconds": s, "logits": [B*T*V floats], "shape": [B, T, V],          logits, or the sequence
-//            "scores": [B*L floats], "score_shape": [B, L],           classifier's pooled scores
+// Request:  {"input_ids": [[...]], "attention_mask": [[...]],  left-padded batch [B, T]
+//            "greedy_prompts": [[...]], "max_new_tokens": N}     (optional)
+// Response: {"load_seconds": s,
+//            "logits": [B*T*V floats], "shape": [B, T, V],       logits, or the sequence
+//            "scores": [B*L floats], "score_shape": [B, L],      classifier's pooled scores
 //            "logprobs": [[...]],  log p(input_ids[b][t+1] | prefix) where t and t+1 are real
 //                                  (what the learner trains on), 0 elsewhere; [B, T-1]
 //            "greedy": [[ids]]}    greedy continuations (temperature 0), no stop ids
@@ -90,7 +91,8 @@ absl::Status Run(const std::string& dir, const std::string& request_path,
   }
   if (request.contains("greedy_prompts")) {
     std::vector<std::vector<int32_t>> prompts;
-    for (const auto& p : request["greedy_prompts"]) prompts.push_back(p.get<std::vector<int32_t>>());
+    for (const auto& p : request["greedy_prompts"])
+      prompts.push_back(p.get<std::vector<int32_t>>());
     GenerateOptions options;
     options.sampling.temperature = 0;
     options.sampling.max_new_tokens = request.value("max_new_tokens", int64_t{32});
