@@ -1,17 +1,17 @@
+// Drives LibTorch's c10d. Its ProcessGroupGloo.hpp includes Gloo's headers for the types it
+// names (held through pointers only); Debian's libgloo-dev provides them. Nothing here links
+// Debian's libgloo: libtorch_cpu exports its own, newer Gloo under the same symbol names, and two
+// copies in one process would call into each other.
 #include "learner/gloo_ops.h"
-
-// LibTorch's c10d. ProcessGroupGloo.hpp includes Gloo's headers for the types it names (held
-// through pointers only); Debian's libgloo-dev provides them. Nothing here links Debian's libgloo:
-// libtorch_cpu exports its own, newer Gloo under the same symbol names, and two copies in one
-// process would call into each other.
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include <chrono>
 #include <stdexcept>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "learner/tcp_store.h"
@@ -39,15 +39,14 @@ absl::Status CatchGloo(absl::string_view what, absl::Duration timeout, Fn&& fn) 
     // store: "timeout: ..."); a broken connection (peer died, network) says which read or write
     // failed, or that the peer closed it.
     const std::string msg = e.what();
-    if (absl::StrContains(msg, "Timed out") || absl::StrContains(msg, "timeout") ||
-        absl::StrContains(msg, "timed out")) {
+    const std::string lower = absl::AsciiStrToLower(msg);
+    if (absl::StrContains(lower, "timed out") || absl::StrContains(lower, "timeout")) {
       return absl::DeadlineExceededError(absl::StrCat(
           what, " timed out after ", absl::FormatDuration(timeout), " (Gloo: ", msg, ")"));
     }
     if (dynamic_cast<const c10::DistNetworkError*>(&e) != nullptr ||
-        absl::StrContains(msg, "Connection") || absl::StrContains(msg, "connection") ||
-        absl::StrContains(msg, "Read error") || absl::StrContains(msg, "Write error") ||
-        absl::StrContains(msg, "UNAVAILABLE")) {
+        absl::StrContains(lower, "connection") || absl::StrContains(lower, "read error") ||
+        absl::StrContains(lower, "write error") || absl::StrContains(lower, "unavailable")) {
       return absl::UnavailableError(
           absl::StrCat(what, " failed, a peer's connection broke (Gloo: ", msg, ")"));
     }
